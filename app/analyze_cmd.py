@@ -1,0 +1,129 @@
+"""``python main.py analyze VIDEO_OR_FOLDER --out DIR``: spot and classify micro-expressions in a recording."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
+from app.events import Event, FrameRow, ResultWriter
+from app.model_card import FLOW_METHODS
+from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
+from app.sources import FileSource, open_source
+from app.spotting import SpotSample, SpottingOptions
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="video file or folder of numbered frames")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    parser.add_argument("--model", type=Path, help=f"EPIR ONNX model (default: {DEFAULT_MODEL.name} when installed)")
+    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto", help="ONNX Runtime execution provider")
+    parser.add_argument("--flow", choices=FLOW_METHODS, help="flow method for classification (default: the model's)")
+    parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30)")
+    parser.add_argument("--sensitivity", type=float, default=SpottingOptions.sensitivity,
+                        help="spotting threshold in robust standard deviations above baseline")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_classifier(model: Path | None, provider: str) -> Classifier | None:
+    """The requested model, else the shipped default, else None (spotting only)."""
+    if model is not None:
+        return Classifier(model, provider)
+    if DEFAULT_MODEL.is_file():
+        return Classifier(DEFAULT_MODEL, provider)
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    classifier = load_classifier(args.model, args.provider)
+    source = open_source(args.input, fps=args.fps)
+    info = source.info
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731  (results on stdout, remarks on stderr)
+    say(f"{info.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "
+        f"{info.frame_count if info.frame_count else 'unknown'} frames")
+    if info.kind == "folder" and args.fps is None:
+        say(f"note: frame folder without --fps; assuming {info.fps:g} fps")
+    if classifier is None:
+        say("note: no model installed; writing spotting results without labels")
+    else:
+        card = classifier.card
+        say(f"model: {card.name} {card.version} on {classifier.provider_summary}; {card.honesty_note}")
+        if args.flow and args.flow != card.input.flow_method:
+            say(f"note: classifying with {args.flow} flow; the model was trained with {card.input.flow_method}")
+    options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow)
+    header = {
+        "source": {"path": info.name, "kind": info.kind, "fps": info.fps, "width": info.width, "height": info.height},
+        "model": None if classifier is None else {
+            "name": classifier.card.name, "version": classifier.card.version, "path": str(classifier.path),
+            "provider": classifier.provider_label, "synthetic": classifier.card.synthetic,
+            "caveat": classifier.card.honesty_note,
+        },
+        "spotting": asdict(options.spotting),
+    }
+    classes = classifier.card.classes if classifier else ()
+    writer = ResultWriter(args.out, header, classes)
+    started = time.perf_counter()
+    with source, Pipeline(info.fps, options, classifier) as pipeline:
+        keep = pipeline.spotter.delay_frames + 2
+        bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr,
+                   dynamic_ncols=True)
+        try:
+            for result in pipeline.run(source, live=False):
+                if isinstance(result, FrameResult):
+                    writer.add_frame(_frame_row(result), keep)
+                    bar.update(1)
+                elif isinstance(result, SpotSample):
+                    writer.add_signal(result.frame, result.value, result.threshold)
+                elif isinstance(result, EventResult):
+                    writer.add_event(result.event)
+                    bar.write(_event_line(result.event))
+        finally:
+            bar.close()
+        stats = pipeline.stats
+    elapsed = time.perf_counter() - started
+    truncated = isinstance(source, FileSource) and source.truncated_at is not None
+    summary = {"frames": stats.processed, "frames_without_face": stats.no_face, "events": stats.events,
+               "seconds": round(elapsed, 3), "fps": round(stats.processed / max(elapsed, 1e-9), 2),
+               "truncated": truncated}
+    writer.close(summary)
+    if truncated:
+        say(f"warning: {info.name}: decoding stopped at frame {source.truncated_at} of "
+            f"{info.frame_count} (truncated file); results cover the decoded part")
+    print(summary_table(writer.events, classifier.card.honesty_note if classifier else None))
+    print(f"{stats.processed} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); "
+          f"{stats.events} events; written to {args.out}/")
+    if stats.processed and stats.no_face == stats.processed:
+        say(f"note: {info.name}: no face found in any frame")
+    return 0
+
+
+def _frame_row(result: FrameResult) -> FrameRow:
+    face = result.face
+    pose = (result.pose.pitch, result.pose.yaw, result.pose.roll) if result.pose else None
+    return FrameRow(result.frame.index, result.frame.timestamp, 0, face.confidence if face else 0.0,
+                    face is not None, pose, result.ear)
+
+
+def _event_line(event: Event) -> str:
+    label = f"{event.label} ({event.confidence:.2f})" if event.label else "unlabelled"
+    return f"event {event.event_id}: {event.kind} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, {label}"
+
+
+def summary_table(events: list[Event], caveat: str | None) -> str:
+    """A fixed-width table of events, readable in a terminal and in a log."""
+    if not events:
+        return "No events spotted."
+    head = f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>5}  {'score':>5}"
+    lines = [head, "-" * len(head)]
+    for e in events:
+        conf = f"{e.confidence:.2f}" if e.confidence is not None else "-"
+        lines.append(f"{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
+                     f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>5}  {e.spot_score:>5.1f}")
+    if caveat:
+        lines.append(f"Labels: {caveat}.")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""Event records and the files ``analyze`` writes: events.json, events.csv and frames.csv.
+
+Files are written as results arrive (frames.csv and events.csv appended and flushed, events.json
+replaced atomically after each event), so an interrupted run keeps everything found so far.
+Field names are stable and documented in the README.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app import __version__
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: int
+    face_id: int
+    onset_frame: int  # 0-based frame indices, as decoded
+    apex_frame: int
+    offset_frame: int
+    onset_time: float  # seconds on the source's clock
+    apex_time: float
+    offset_time: float
+    duration_ms: float
+    kind: str  # "micro" (onset→offset <= 500 ms) or "macro"
+    spot_score: float  # 1.0 at the spotting threshold
+    label: str | None = None  # None when no model is installed
+    probabilities: dict[str, float] = field(default_factory=dict)
+    attention: np.ndarray | None = None  # (h, w) over the model's patch grid
+
+    @property
+    def confidence(self) -> float | None:
+        return self.probabilities.get(self.label) if self.label else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id, "face_id": self.face_id,
+            "onset_frame": self.onset_frame, "apex_frame": self.apex_frame, "offset_frame": self.offset_frame,
+            "onset_s": round(self.onset_time, 6), "apex_s": round(self.apex_time, 6),
+            "offset_s": round(self.offset_time, 6), "duration_ms": round(self.duration_ms, 3),
+            "kind": self.kind, "label": self.label, "confidence": _round(self.confidence),
+            "spot_score": round(self.spot_score, 4),
+            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+            "attention": None if self.attention is None else np.round(self.attention, 6).tolist(),
+        }
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+EVENT_CSV_FIELDS = ["event_id", "face_id", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s",
+                    "offset_s", "duration_ms", "kind", "label", "confidence", "spot_score"]
+# OpenFace's names where the meaning is the same (frame is 1-based there, as here), then ours.
+FRAME_CSV_FIELDS = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz",
+                    "eye_aspect_ratio", "spot_signal", "spot_threshold"]
+
+
+@dataclass
+class FrameRow:
+    index: int  # 0-based
+    timestamp: float
+    face_id: int
+    confidence: float
+    success: bool
+    pose: tuple[float, float, float] | None
+    ear: float | None
+    signal: float | None = None
+    threshold: float | None = None
+
+    def to_csv(self) -> list[Any]:
+        pose = self.pose or (math.nan, math.nan, math.nan)
+        return [self.index + 1, self.face_id, f"{self.timestamp:.6f}", f"{self.confidence:.3f}", int(self.success),
+                *(_fmt(p) for p in pose), _fmt(self.ear), _fmt(self.signal), _fmt(self.threshold)]
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.5f}"
+
+
+class ResultWriter:
+    """Writes the three output files of one analysis into ``out_dir`` as results arrive."""
+
+    def __init__(self, out_dir: str | Path, header: dict[str, Any], classes: tuple[str, ...] = ()):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.header = header
+        self.classes = classes
+        self.events: list[Event] = []
+        self._pending: deque[FrameRow] = deque()
+        self._frames_file = open(self.out_dir / "frames.csv", "w", newline="")
+        self._frames = csv.writer(self._frames_file)
+        self._frames.writerow(FRAME_CSV_FIELDS)
+        self._events_file = open(self.out_dir / "events.csv", "w", newline="")
+        self._events = csv.writer(self._events_file)
+        self._events.writerow(EVENT_CSV_FIELDS + [f"p_{c}" for c in classes])
+        self._write_json()
+
+    def add_frame(self, row: FrameRow, keep_pending: int) -> None:
+        """Queue a frame row until its spotting signal is known (at most ``keep_pending`` rows wait)."""
+        self._pending.append(row)
+        while len(self._pending) > keep_pending:
+            self._frames.writerow(self._pending.popleft().to_csv())
+
+    def add_signal(self, frame: int, value: float, threshold: float) -> None:
+        for row in self._pending:
+            if row.index == frame:
+                row.signal, row.threshold = value, threshold
+                break
+        while self._pending and self._pending[0].index <= frame:
+            self._frames.writerow(self._pending.popleft().to_csv())
+        self._frames_file.flush()
+
+    def add_event(self, event: Event) -> None:
+        self.events.append(event)
+        record = event.to_json()
+        self._events.writerow([record[f] if record[f] is not None else "" for f in EVENT_CSV_FIELDS]
+                              + [record["probabilities"].get(c, "") for c in self.classes])
+        self._events_file.flush()
+        self._write_json()
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        while self._pending:
+            self._frames.writerow(self._pending.popleft().to_csv())
+        self._frames_file.close()
+        self._events_file.close()
+        if summary is not None:
+            self.header = {**self.header, "summary": summary}
+        self._write_json()
+
+    def _write_json(self) -> None:
+        payload = {**self.header, "software": f"epir-live {__version__}", "classes": list(self.classes),
+                   "events": [e.to_json() for e in self.events]}
+        tmp = self.out_dir / "events.json.tmp"
+        tmp.write_text(json.dumps(payload, indent=1))
+        os.replace(tmp, self.out_dir / "events.json")

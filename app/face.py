@@ -1,0 +1,132 @@
+"""Face landmarks with MediaPipe face mesh (478 points, iris refinement), offline from the wheel.
+
+An options dataclass and an explicit running mode, as in MediaPipe Tasks: ``IMAGE`` treats every call
+independently (dataset frames), ``VIDEO`` tracks landmarks across consecutive frames (faster and
+steadier). One face is followed by default; when several are visible, the largest is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging off the user's terminal
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import mediapipe as mp  # noqa: E402
+
+N_LANDMARKS = 478
+
+
+class RunningMode(Enum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True)
+class FaceTrackerOptions:
+    mode: RunningMode = RunningMode.VIDEO
+    max_faces: int = 1  # faces the mesh looks for; the largest is reported
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    # The mesh alone can lock onto texture that is not a face; the detector must agree this much.
+    min_face_confidence: float = 0.2
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """One face in one frame. Landmarks are in frame pixels; z is in the same pixel scale."""
+
+    face_id: int
+    landmarks: np.ndarray  # (478, 3) float32
+    bbox: tuple[float, float, float, float]  # x, y, w, h of the landmarks
+    confidence: float  # face detector score in [0, 1]
+
+
+class FaceTracker:
+    """MediaPipe face mesh plus the BlazeFace detector (for a real confidence and the largest face)."""
+
+    def __init__(self, options: FaceTrackerOptions | None = None):
+        self.options = options or FaceTrackerOptions()
+        self._mesh = None
+        self._detector = None
+        self._open()
+
+    def _open(self) -> None:
+        o = self.options
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=o.mode is RunningMode.IMAGE,
+            max_num_faces=o.max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=o.min_detection_confidence,
+            min_tracking_confidence=o.min_tracking_confidence,
+        )
+        # model_selection=1 (full range, up to ~5 m) also finds small faces in wide shots.
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=min(0.2, o.min_face_confidence)
+        )
+
+    def close(self) -> None:
+        for solution in (self._mesh, self._detector):
+            if solution is not None:
+                solution.close()
+        self._mesh = self._detector = None
+
+    def reset(self) -> None:
+        """Forget tracking state (after a seek or a source change)."""
+        self.close()
+        self._open()
+
+    def __enter__(self) -> "FaceTracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def detect(self, image_bgr: np.ndarray) -> FaceObservation | None:
+        """Landmarks of the largest face in a BGR frame, or None when no face is found."""
+        if self._mesh is None:
+            raise RuntimeError("FaceTracker is closed")
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        result = self._mesh.process(rgb)
+        if not result.multi_face_landmarks:
+            return None
+        h, w = image_bgr.shape[:2]
+        faces = []
+        for face in result.multi_face_landmarks:
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float32)
+            x0, y0 = pts[:, :2].min(axis=0)
+            x1, y1 = pts[:, :2].max(axis=0)
+            faces.append((pts, (float(x0), float(y0), float(x1 - x0), float(y1 - y0))))
+        pts, bbox = max(faces, key=lambda f: f[1][2] * f[1][3])
+        confidence = self._confidence(rgb, bbox)
+        if confidence < self.options.min_face_confidence:
+            return None
+        return FaceObservation(0, pts, bbox, confidence)
+
+    def _confidence(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float:
+        """Score of the detection that overlaps the tracked face best (0 when the detector misses it)."""
+        result = self._detector.process(rgb)
+        if not result.detections:
+            return 0.0
+        h, w = rgb.shape[:2]
+        best = 0.0
+        for det in result.detections:
+            box = det.location_data.relative_bounding_box
+            iou = _iou((box.xmin * w, box.ymin * h, box.width * w, box.height * h), bbox)
+            if iou > 0.3:
+                best = max(best, float(det.score[0]))
+        return best
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0

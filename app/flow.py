@@ -1,0 +1,81 @@
+"""Dense optical flow between two grey face crops, and optical strain.
+
+TV-L1 (OpenCV contrib) is the accurate default for classification; DIS and Farneback are the fast
+options (DIS is what the spotter uses per frame). OpenCV algorithm objects are not thread-safe, so each
+thread keeps its own.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from app.model_card import FLOW_METHODS
+
+_local = threading.local()
+
+
+def _algorithm(method: str):
+    cache = getattr(_local, "algorithms", None)
+    if cache is None:
+        cache = _local.algorithms = {}
+    if method not in cache:
+        if method == "tvl1":
+            cache[method] = cv2.optflow.DualTVL1OpticalFlow_create()
+        elif method == "dis":
+            cache[method] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        elif method == "dis_fast":
+            cache[method] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        else:
+            raise ValueError(f"unknown flow method {method!r}; choose from {list(FLOW_METHODS)}")
+    return cache[method]
+
+
+def compute_flow(prev: np.ndarray, nxt: np.ndarray, method: str = "tvl1") -> np.ndarray:
+    """(H, W, 2) float32 flow in pixels, (u, v) = where each pixel of ``prev`` moved to in ``nxt``."""
+    if prev.shape != nxt.shape or prev.ndim != 2:
+        raise ValueError(f"flow needs two grey images of one size, got {prev.shape} and {nxt.shape}")
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(prev, nxt, None, 0.5, 3, 11, 5, 5, 1.1, 0)
+    return _algorithm(method).calc(prev, nxt, None)
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """Magnitude of the infinitesimal strain tensor of a flow field (STSTNet's third channel)."""
+    u, v = flow[..., 0], flow[..., 1]
+    u_y, u_x = np.gradient(u)
+    v_y, v_x = np.gradient(v)
+    shear = 0.5 * (u_y + v_x)
+    return np.sqrt(u_x**2 + v_y**2 + 2 * shear**2).astype(np.float32)
+
+
+def remove_head_motion(flow: np.ndarray, step: int = 4, iterations: int = 3) -> np.ndarray:
+    """Flow minus the head's rigid motion: a similarity (shift, rotation, scale) fitted robustly.
+
+    Expressions move parts of the face; the head moves all of it coherently. A least-squares fit with
+    Cauchy re-weighting over a grid of points follows the coherent part and ignores the local one, so
+    slow head drift and small turns over the spotting windows do not read as expression motion.
+    """
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    x = (xs - w / 2).ravel() / w
+    y = (ys - h / 2).ravel() / h * (h / w)
+    u, v = flow[ys, xs, 0].ravel(), flow[ys, xs, 1].ravel()
+    # u = tx + a·x - b·y ;  v = ty + b·x + a·y   (a: scale change, b: rotation)
+    ones, zeros = np.ones_like(x), np.zeros_like(x)
+    design = np.vstack([np.column_stack([ones, zeros, x, -y]), np.column_stack([zeros, ones, y, x])])
+    target = np.concatenate([u, v])
+    weights = np.ones_like(target)
+    for _ in range(iterations):
+        params = np.linalg.lstsq(design * weights[:, None], target * weights, rcond=None)[0]
+        residual = target - design @ params
+        scale = 1.4826 * np.median(np.abs(residual)) + 1e-3
+        weights = 1.0 / np.sqrt(1.0 + (residual / (2.385 * scale)) ** 2)
+    tx, ty, a, b = params
+    yy, xx = np.mgrid[0:h, 0:w]
+    gx = (xx - w / 2) / w
+    gy = (yy - h / 2) / w
+    rigid = np.dstack([tx + a * gx - b * gy, ty + b * gx + a * gy])
+    return (flow - rigid).astype(np.float32)

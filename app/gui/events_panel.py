@@ -1,0 +1,63 @@
+"""The list of events: thumbnail, time, duration, kind, label and confidence; selecting one reports it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from app.gui.images import rgb_image
+from app.gui.records import EventView
+from app.gui.theme import label_colour
+
+COLUMNS = ("", "time", "duration", "kind", "label", "conf.")
+
+
+class EventsPanel(QTableWidget):
+    event_selected = Signal(object)  # EventView
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.setIconSize(QSize(40, 40))
+        self.verticalHeader().setDefaultSectionSize(44)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.views: list[EventView] = []
+        self.max_rows: int | None = None
+        self.itemSelectionChanged.connect(self._selected)
+
+    def reset(self, max_rows: int | None) -> None:
+        self.setRowCount(0)
+        self.views = []
+        self.max_rows = max_rows
+
+    def add(self, view: EventView) -> None:
+        e = view.event
+        row = self.rowCount()
+        self.insertRow(row)
+        thumb = QTableWidgetItem()
+        thumb.setIcon(QIcon(QPixmap.fromImage(rgb_image(view.thumbnail))))
+        cells = [thumb, QTableWidgetItem(f"{e.onset_time:.2f} s"), QTableWidgetItem(f"{e.duration_ms:.0f} ms"),
+                 QTableWidgetItem(e.kind), QTableWidgetItem(e.label or "—"),
+                 QTableWidgetItem(f"{e.confidence:.2f}" if e.confidence is not None else "—")]
+        cells[4].setForeground(label_colour(e.label))
+        for col, item in enumerate(cells):
+            item.setToolTip(f"event {e.event_id}: onset frame {e.onset_frame}, apex {e.apex_time:.2f} s, "
+                            f"spot score {e.spot_score:.1f}")
+            if col:
+                item.setTextAlignment(Qt.AlignVCenter | (Qt.AlignLeft if col in (3, 4) else Qt.AlignRight))
+            self.setItem(row, col, item)
+        self.views.append(view)
+        if self.max_rows is not None and len(self.views) > self.max_rows:
+            self.removeRow(0)
+            self.views.pop(0)
+
+    def _selected(self) -> None:
+        rows = self.selectionModel().selectedRows()
+        if rows:
+            self.event_selected.emit(self.views[rows[0].row()])

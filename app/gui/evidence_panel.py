@@ -1,0 +1,56 @@
+"""The latest (or selected) event's evidence: aligned face crop, onset→apex flow, attention map."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from app.gui.images import rgb_image
+from app.gui.records import EventView
+
+SIDE = 128
+
+
+class EvidencePanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        self.pictures: list[QLabel] = []
+        for col, caption in enumerate(("face (onset)", "flow onset→apex", "attention")):
+            picture = QLabel()
+            picture.setFixedSize(SIDE, SIDE)
+            picture.setAlignment(Qt.AlignCenter)
+            picture.setStyleSheet("background: #010409; border: 1px solid #30363d; color: #6e7681;")
+            title = QLabel(caption)
+            title.setAlignment(Qt.AlignCenter)
+            title.setStyleSheet("color: #8b949e;")
+            grid.addWidget(picture, 0, col)
+            grid.addWidget(title, 1, col)
+            self.pictures.append(picture)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        grid.addWidget(self.caption, 2, 0, 1, 3)
+        self.clear()
+
+    def clear(self) -> None:
+        for picture in self.pictures:
+            picture.clear()
+            picture.setText("—")
+        self.caption.setText("No event yet.")
+
+    def show_event(self, view: EventView, honesty: str | None) -> None:
+        for picture, rgb in zip(self.pictures, (view.crop, view.flow, view.attention)):
+            if rgb is None:
+                picture.clear()
+                picture.setText("no model")
+            else:
+                picture.setPixmap(QPixmap.fromImage(rgb_image(rgb)).scaled(
+                    SIDE, SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        e = view.event
+        head = f"#{e.event_id} {e.kind} at {e.apex_time:.2f} s ({e.duration_ms:.0f} ms): "
+        head += f"<b>{e.label}</b> {e.confidence:.0%}" if e.label else "unlabelled (no model installed)"
+        if e.label and honesty:
+            head += f"<br><i>{honesty}</i>"
+        self.caption.setText(head)

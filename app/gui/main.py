@@ -1,0 +1,61 @@
+"""``python main.py [gui] [VIDEO | --camera N | --demo]``: start the desktop app."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="epir-live", description="EPIR Live desktop app")
+    parser.add_argument("video", nargs="?", help="a recorded video or frame folder to review")
+    parser.add_argument("--camera", type=int, metavar="N", help="start live analysis of camera N")
+    parser.add_argument("--demo", action="store_true", help="play the bundled demo clip live")
+    return parser.parse_args(argv)
+
+
+def create_application(argv: list[str]):
+    """The QApplication with the dark theme. cv2 points Qt at its own plugins: that must not leak in."""
+    os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.compat import guard_singleton_refcounts
+    from app.gui.theme import apply_dark_theme
+
+    guard_singleton_refcounts()
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName("EPIR Live")
+    app.setOrganizationName("EPIR Live")
+    apply_dark_theme(app)
+    return app
+
+
+def run_app(argv: list[str]) -> int:
+    args = _parse(argv)
+    app = create_application([])
+    from app.gui.window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if args.video:
+        window.open_video(args.video)
+    elif args.camera is not None:
+        window.start_live(window._camera_opener(args.camera))
+    elif args.demo:
+        window.start_demo()
+    code = app.exec()
+    release(window)
+    return code
+
+
+def release(window) -> None:
+    """Delete the window's Qt objects now: left to interpreter shutdown, pyqtgraph and PySide6 can
+    collect them in an order that crashes (seen with PySide6 6.12)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    gc.collect()

@@ -1,0 +1,199 @@
+"""What the app keeps from an analysis, without images and without Qt.
+
+The pipeline's results carry full frames and face crops; the window needs far less. Per frame it keeps
+a few numbers, the landmarks (float16) and the alignment matrix, so a recorded video can be scrubbed
+with overlays while its pixels are re-decoded on demand. Per event it keeps small pictures made once,
+in the analysis thread. Live sessions keep bounded histories, so hours of live use cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from app.align import AlignedFace
+from app.events import Event, FrameRow
+from app.model_card import InputSpec
+from app.model_input import onset_apex_flow
+from app.pipeline import EventResult, FrameResult
+from app.spotting import SpotSample
+
+FADE_S = 4.0  # a classified event stays on the face this long after its offset
+LIVE_SIGNAL_S = 60.0  # live timeline history
+LIVE_EVENTS = 200  # live events kept in the list
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    index: int
+    timestamp: float
+    face: bool
+    confidence: float
+    bbox: tuple[float, float, float, float] | None  # x, y, w, h in frame pixels
+    landmarks: np.ndarray | None  # (478, 2) float16, frame pixels
+    matrix: np.ndarray | None  # (2, 3) frame → aligned crop
+    pose: tuple[float, float, float] | None  # pitch, yaw, roll
+    ear: float | None
+    latency_ms: float  # time the pipeline spent on this frame
+
+    @classmethod
+    def from_result(cls, result: FrameResult) -> "FrameRecord":
+        face, aligned, pose = result.face, result.aligned, result.pose
+        return cls(
+            result.frame.index, result.frame.timestamp, face is not None,
+            face.confidence if face else 0.0, face.bbox if face else None,
+            face.landmarks[:, :2].astype(np.float16) if face else None,
+            aligned.matrix.copy() if aligned is not None else None,
+            (pose.pitch, pose.yaw, pose.roll) if pose else None, result.ear,
+            float(sum(result.timings_ms.values())),
+        )
+
+    @property
+    def crop_to_frame(self) -> np.ndarray | None:
+        """(2, 3) aligned crop → frame: maps anything drawn on the crop (attention) onto this frame."""
+        return None if self.matrix is None else cv2.invertAffineTransform(self.matrix)
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event and the pictures that explain it (RGB uint8), made in the analysis thread."""
+
+    event: Event
+    crop: np.ndarray  # (S, S, 3) onset face crop
+    flow: np.ndarray  # (S, S, 3) onset→apex flow, hue = direction, brightness = magnitude
+    attention: np.ndarray | None  # (S, S, 3) attention over the crop, None without a model
+    heat: np.ndarray | None  # (S, S, 4) RGBA heat map drawn on the face in the video
+    thumbnail: np.ndarray  # (T, T, 3) apex crop
+
+    @classmethod
+    def from_result(cls, result: EventResult, spec: InputSpec) -> "EventView":
+        c = result.classification
+        flow = c.model_input.flow if c else onset_apex_flow(result.onset_face, result.apex_face, spec)
+        crop = _grey_rgb(result.onset_face)
+        attention = heat = None
+        if c is not None:
+            norm = c.attention_crop / max(float(c.attention_crop.max()), 1e-12)
+            coloured = cv2.cvtColor(cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_INFERNO),
+                                    cv2.COLOR_BGR2RGB)
+            attention = cv2.addWeighted(crop, 0.35, coloured, 0.65, 0)
+            heat = np.dstack([coloured, (np.clip(norm, 0, 1) ** 0.7 * 190).astype(np.uint8)])
+        thumb = cv2.resize(_grey_rgb(result.apex_face), (64, 64), interpolation=cv2.INTER_AREA)
+        return cls(result.event, crop, flow_to_rgb(flow), attention, heat, thumb)
+
+    def opacity(self, now: float) -> float:
+        """How strongly the event is drawn on the face at source time ``now`` (1 → 0 while fading)."""
+        e = self.event
+        if now < e.onset_time or now > e.offset_time + FADE_S:
+            return 0.0
+        return 1.0 if now <= e.offset_time else 1.0 - (now - e.offset_time) / FADE_S
+
+
+def _grey_rgb(face: AlignedFace) -> np.ndarray:
+    return cv2.cvtColor(face.image, cv2.COLOR_GRAY2RGB)
+
+
+def flow_to_rgb(flow: np.ndarray, full_scale_px: float | None = None) -> np.ndarray:
+    """The usual flow colour code: hue = direction, brightness = magnitude (scaled to the maximum)."""
+    magnitude, angle = cv2.cartToPolar(flow[..., 0].astype(np.float32), flow[..., 1].astype(np.float32))
+    scale = full_scale_px or max(float(np.percentile(magnitude, 99)), 1e-6)
+    hsv = np.zeros(flow.shape[:2] + (3,), np.uint8)
+    hsv[..., 0] = (angle * 90 / np.pi).astype(np.uint8)  # OpenCV hue is 0..179
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(magnitude / scale * 255, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+@dataclass
+class ProgressInfo:
+    processed: int = 0
+    dropped: int = 0
+    fps: float = 0.0  # frames analysed per second, recent
+    latency_ms: float = 0.0  # pipeline time per frame, recent
+    done: bool = False
+
+
+@dataclass
+class Batch:
+    """Results handed from the analysis thread to the window in one signal."""
+
+    frames: list[FrameRecord] = field(default_factory=list)
+    samples: list[SpotSample] = field(default_factory=list)
+    events: list[EventView] = field(default_factory=list)
+    progress: ProgressInfo = field(default_factory=ProgressInfo)
+
+    def __bool__(self) -> bool:
+        return bool(self.frames or self.samples or self.events or self.progress.done)
+
+
+class AnalysisStore:
+    """Everything the window shows about one source. ``live`` bounds every history."""
+
+    def __init__(self, fps: float, live: bool):
+        self.fps, self.live = fps, live
+        self.frames: list[FrameRecord] | deque[FrameRecord] = deque(maxlen=1) if live else []
+        self.samples: deque[SpotSample] = deque(maxlen=int(LIVE_SIGNAL_S * fps) if live else None)
+        self.events: deque[EventView] = deque(maxlen=LIVE_EVENTS if live else None)
+        self.marks: deque[float] = deque(maxlen=100)
+        self.progress = ProgressInfo()
+        self._signal: dict[int, SpotSample] = {}  # recorded videos: frame → sample, for export
+
+    def add(self, batch: Batch) -> None:
+        self.frames.extend(batch.frames)
+        self.samples.extend(batch.samples)
+        self.events.extend(batch.events)
+        if not self.live:
+            self._signal.update((s.frame, s) for s in batch.samples)
+        self.progress = replace(batch.progress)
+
+    @property
+    def latest(self) -> FrameRecord | None:
+        return self.frames[-1] if self.frames else None
+
+    def record(self, index: int) -> FrameRecord | None:
+        """The record of frame ``index`` of a recorded video, if analysed."""
+        return self.frames[index] if not self.live and 0 <= index < len(self.frames) else None
+
+    def index_at(self, seconds: float) -> int:
+        """The analysed frame nearest to a time on the source clock (recorded videos)."""
+        if not self.frames:
+            return 0
+        times = np.fromiter((f.timestamp for f in self.frames), float, len(self.frames))
+        i = int(np.searchsorted(times, seconds))
+        if i > 0 and (i == len(times) or seconds - times[i - 1] < times[i] - seconds):
+            i -= 1
+        return int(self.frames[min(i, len(times) - 1)].index)
+
+    def signal_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Times, values and thresholds of the spotting signal."""
+        s = self.samples
+        return (np.fromiter((x.timestamp for x in s), float, len(s)), np.fromiter((x.value for x in s), float, len(s)),
+                np.fromiter((x.threshold for x in s), float, len(s)))
+
+    def sample_at(self, index: int) -> SpotSample | None:
+        """The spotting signal at frame ``index`` of a recorded video, once known."""
+        return self._signal.get(index)
+
+    def candidate(self) -> bool:
+        """The latest signal is above its threshold: an event may be under way."""
+        return bool(self.samples) and self.samples[-1].value > self.samples[-1].threshold
+
+    def visible_events(self, now: float) -> list[tuple[EventView, float]]:
+        """Events drawn on the face at source time ``now``, with their opacity."""
+        return [(e, a) for e in self.events if (a := e.opacity(now)) > 0]
+
+    def frame_rows(self) -> list[FrameRow]:
+        """Per-frame rows for ``frames.csv``, as ``analyze`` writes them (recorded videos)."""
+        rows = []
+        for f in self.frames:
+            s = self._signal.get(f.index)
+            rows.append(FrameRow(f.index, f.timestamp, 0, f.confidence, f.face, f.pose, f.ear,
+                                 s.value if s else None, s.threshold if s else None))
+        return rows
+
+
+def default_display_spec(spec: InputSpec | None, flow_method: str | None) -> InputSpec:
+    """Input spec for showing the onset→apex flow when there is no model: the fast flow."""
+    return spec or InputSpec(flow_method=flow_method or "dis")

@@ -1,0 +1,159 @@
+"""User settings: one typed dataclass, persisted with QSettings, edited in one dialog."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+
+from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES
+from app.model_card import FLOW_METHODS
+from app.spotting import SpottingOptions
+
+ORGANISATION = APPLICATION = "EPIR Live"
+RESOLUTIONS = ("default", "640x480", "1280x720", "1920x1080")
+CAMERA_FPS = (0, 15, 30, 60)  # 0: the camera's default
+
+
+@dataclass
+class AppSettings:
+    camera: int = 0
+    camera_resolution: str = "default"
+    camera_fps: int = 0
+    model_path: str = ""  # empty: the shipped default model, when installed
+    provider: str = "auto"
+    flow_method: str = ""  # empty: the model's own
+    sensitivity: float = SpottingOptions.sensitivity
+    show_box: bool = True
+    show_landmarks: bool = False
+    show_attention: bool = True
+
+    @property
+    def resolution(self) -> tuple[int | None, int | None]:
+        if self.camera_resolution == "default":
+            return None, None
+        w, h = self.camera_resolution.split("x")
+        return int(w), int(h)
+
+
+def _store() -> QSettings:
+    # INI format so tests can redirect it with QSettings.setPath.
+    return QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANISATION, APPLICATION)
+
+
+def load_settings() -> AppSettings:
+    """Saved settings; a value of the wrong type or out of range falls back to its default."""
+    s, values = _store(), {}
+    defaults = AppSettings()
+    for f in fields(AppSettings):
+        default = getattr(defaults, f.name)
+        raw = s.value(f.name, default)
+        try:
+            value = (str(raw).lower() in ("true", "1")) if isinstance(default, bool) else type(default)(raw)
+        except (TypeError, ValueError):
+            value = default
+        values[f.name] = value
+    settings = AppSettings(**values)
+    if settings.provider not in PROVIDER_CHOICES:
+        settings.provider = defaults.provider
+    if settings.flow_method and settings.flow_method not in FLOW_METHODS:
+        settings.flow_method = ""
+    if settings.camera_resolution not in RESOLUTIONS:
+        settings.camera_resolution = "default"
+    return settings
+
+
+def save_settings(settings: AppSettings) -> None:
+    s = _store()
+    for name, value in asdict(settings).items():
+        s.setValue(name, value)
+    s.sync()
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; ``result_settings()`` returns it after Accept."""
+
+    def __init__(self, settings: AppSettings, cameras: list[int], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        layout = QVBoxLayout(self)
+
+        camera_box = QGroupBox("Camera")
+        form = QFormLayout(camera_box)
+        self.camera = QComboBox()
+        for i in sorted(set(cameras) | {settings.camera}):
+            self.camera.addItem(f"Camera {i}" + ("" if i in cameras else " (not found)"), i)
+        self.camera.setCurrentIndex(self.camera.findData(settings.camera))
+        self.resolution = QComboBox()
+        self.resolution.addItems(RESOLUTIONS)
+        self.resolution.setCurrentText(settings.camera_resolution)
+        self.camera_fps = QComboBox()
+        for fps in CAMERA_FPS:
+            self.camera_fps.addItem("default" if fps == 0 else f"{fps} fps", fps)
+        self.camera_fps.setCurrentIndex(max(0, self.camera_fps.findData(settings.camera_fps)))
+        form.addRow("Device", self.camera)
+        form.addRow("Resolution", self.resolution)
+        form.addRow("Frame rate", self.camera_fps)
+        layout.addWidget(camera_box)
+
+        model_box = QGroupBox("Model and analysis")
+        form = QFormLayout(model_box)
+        self.model_path = QLineEdit(settings.model_path)
+        self.model_path.setPlaceholderText(f"default: {DEFAULT_MODEL.name}"
+                                           + ("" if DEFAULT_MODEL.is_file() else " (not installed)"))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.model_path)
+        row.addWidget(browse)
+        form.addRow("Model file", row)
+        self.provider = QComboBox()
+        self.provider.addItems(PROVIDER_CHOICES)
+        self.provider.setCurrentText(settings.provider)
+        form.addRow("Execution provider", self.provider)
+        self.flow_method = QComboBox()
+        self.flow_method.addItem("the model's own", "")
+        for method in FLOW_METHODS:
+            self.flow_method.addItem(method, method)
+        self.flow_method.setCurrentIndex(max(0, self.flow_method.findData(settings.flow_method)))
+        form.addRow("Flow method", self.flow_method)
+        self.sensitivity = QDoubleSpinBox()
+        self.sensitivity.setRange(1.0, 20.0)
+        self.sensitivity.setSingleStep(0.5)
+        self.sensitivity.setValue(settings.sensitivity)
+        self.sensitivity.setToolTip("Spotting threshold in robust standard deviations above the baseline: "
+                                    "lower finds more (and more false) events")
+        form.addRow("Spotting sensitivity", self.sensitivity)
+        layout.addWidget(model_box)
+
+        overlay_box = QGroupBox("Overlays")
+        row = QHBoxLayout(overlay_box)
+        self.show_box = QCheckBox("Face box")
+        self.show_landmarks = QCheckBox("Landmarks")
+        self.show_attention = QCheckBox("Attention heat map")
+        for box, value in ((self.show_box, settings.show_box), (self.show_landmarks, settings.show_landmarks),
+                           (self.show_attention, settings.show_attention)):
+            box.setChecked(value)
+            row.addWidget(box)
+        layout.addWidget(overlay_box)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "EPIR model", str(DEFAULT_MODEL.parent), "ONNX models (*.onnx)")
+        if path:
+            self.model_path.setText(path)
+
+    def result_settings(self) -> AppSettings:
+        return AppSettings(
+            camera=int(self.camera.currentData()), camera_resolution=self.resolution.currentText(),
+            camera_fps=int(self.camera_fps.currentData()), model_path=self.model_path.text().strip(),
+            provider=self.provider.currentText(), flow_method=str(self.flow_method.currentData()),
+            sensitivity=float(self.sensitivity.value()), show_box=self.show_box.isChecked(),
+            show_landmarks=self.show_landmarks.isChecked(), show_attention=self.show_attention.isChecked(),
+        )

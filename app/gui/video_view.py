@@ -1,0 +1,146 @@
+"""The video with its overlays: face box, landmarks, state, label and probabilities, attention heat map.
+
+Only painting happens here. The heat map is drawn on the aligned crop's grid and placed on the frame
+with the painter's transform set to the current frame's crop→frame alignment, so it stays on the face
+while the head moves and costs nothing per frame to map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.gui.images import rgb_image
+from app.gui.records import EventView, FrameRecord
+from app.gui.theme import STATE_COLOURS, label_colour
+
+
+class VideoView(QWidget):
+    painted = Signal(int)  # index of the frame just painted (for latency measurement)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setMinimumSize(320, 240)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self.image: QImage | None = None
+        self.index = -1
+        self.record: FrameRecord | None = None
+        self.events: list[tuple[EventView, float]] = []
+        self.state = "idle"
+        self.honesty: str | None = None  # caveat shown with labels of a synthetic-trained model
+        self.placeholder = "Open a video, a camera or the demo clip"
+        self.show_box, self.show_landmarks, self.show_attention = True, False, True
+        self._heat: dict[int, QImage] = {}
+
+    def show_frame(self, image: QImage, index: int, record: FrameRecord | None,
+                   events: list[tuple[EventView, float]], state: str) -> None:
+        self.image, self.index, self.record, self.events, self.state = image, index, record, events, state
+        self.update()
+
+    def clear(self, placeholder: str) -> None:
+        self.image, self.record, self.events, self.state, self.index = None, None, [], "idle", -1
+        self.placeholder = placeholder
+        self._heat.clear()
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#010409"))
+        if self.image is None:
+            p.setPen(QColor("#8b949e"))
+            p.drawText(self.rect(), Qt.AlignCenter, self.placeholder)
+            p.end()
+            return
+        p.setRenderHint(QPainter.SmoothPixmapTransform)
+        p.setRenderHint(QPainter.Antialiasing)
+        iw, ih = self.image.width(), self.image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        ox, oy = (self.width() - iw * scale) / 2, (self.height() - ih * scale) / 2
+        to_widget = QTransform(scale, 0, 0, scale, ox, oy)
+        p.drawImage(QRectF(ox, oy, iw * scale, ih * scale), self.image)
+        rec = self.record
+        if rec is not None and rec.face:
+            if self.show_attention:
+                self._draw_heat(p, rec, to_widget)
+            if self.show_landmarks and rec.landmarks is not None:
+                p.setPen(QPen(QColor(88, 166, 255, 200), 1.5))
+                pts = rec.landmarks.astype(np.float32) * scale + np.array([ox, oy], np.float32)
+                p.drawPoints([QPointF(float(x), float(y)) for x, y in pts])
+            box = QRectF(ox + rec.bbox[0] * scale, oy + rec.bbox[1] * scale, rec.bbox[2] * scale, rec.bbox[3] * scale)
+            if self.show_box:
+                p.setPen(QPen(QColor(STATE_COLOURS[self.state]), 2))
+                p.setBrush(Qt.NoBrush)
+                p.drawRect(box)
+            self._draw_labels(p, box)
+        self._draw_state(p)
+        p.end()
+        self.painted.emit(self.index)
+
+    def _draw_heat(self, p: QPainter, rec: FrameRecord, to_widget: QTransform) -> None:
+        m = rec.crop_to_frame
+        if m is None:
+            return
+        crop_to_frame = QTransform(m[0, 0], m[1, 0], m[0, 1], m[1, 1], m[0, 2], m[1, 2])
+        for view, opacity in self.events:
+            if view.heat is None:
+                continue
+            image = self._heat.get(view.event.event_id)
+            if image is None:
+                image = self._heat[view.event.event_id] = rgb_image(view.heat)
+            p.save()
+            p.setTransform(crop_to_frame * to_widget)
+            p.setOpacity(opacity)
+            p.drawImage(QRectF(0, 0, image.width(), image.height()), image)
+            p.restore()
+
+    def _draw_labels(self, p: QPainter, box: QRectF) -> None:
+        """The newest visible event's label and every class probability, next to the face."""
+        if not self.events:
+            return
+        view, opacity = self.events[-1]
+        e = view.event
+        lines = [(f"{e.label}  {e.confidence:.0%}" if e.label else "event (no model: unlabelled)", True)]
+        lines += [(f"{name:<10} {prob:5.1%}", False) for name, prob in e.probabilities.items()]
+        lines.append((f"{e.kind}, {e.duration_ms:.0f} ms", False))
+        if e.label and self.honesty:
+            lines.append((self.honesty, False))
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, font.pointSizeF()))
+        p.setFont(font)
+        fm = p.fontMetrics()
+        width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 16, 360)
+        height = fm.height() * len(lines) + 10
+        x = box.right() + 8 if box.right() + 8 + width <= self.width() else max(box.left() - width - 8, 0)
+        y = min(max(box.top(), 0), max(self.height() - height, 0))
+        p.save()
+        p.setOpacity(max(opacity, 0.35))
+        p.setPen(Qt.NoPen)
+        p.setBrush(QColor(1, 4, 9, 200))
+        p.drawRoundedRect(QRectF(x, y, width, height), 6, 6)
+        colour = label_colour(e.label)
+        for i, (text, strong) in enumerate(lines):
+            row = QRectF(x + 8, y + 5 + i * fm.height(), width - 16, fm.height())
+            if not strong and i <= len(e.probabilities):  # probability bars
+                prob = list(e.probabilities.values())[i - 1]
+                p.setBrush(QColor(label_colour(list(e.probabilities)[i - 1])).darker(160))
+                p.drawRect(QRectF(row.left(), row.top() + 2, row.width() * prob, row.height() - 4))
+            p.setPen(colour if strong else QColor("#e6edf3"))
+            p.drawText(row, Qt.AlignLeft | Qt.AlignVCenter | Qt.TextSingleLine,
+                       fm.elidedText(text, Qt.ElideRight, int(row.width())))
+            p.setPen(Qt.NoPen)
+        p.restore()
+
+    def _draw_state(self, p: QPainter) -> None:
+        text = self.state
+        fm = p.fontMetrics()
+        rect = QRectF(10, 10, fm.horizontalAdvance(text) + 24, fm.height() + 8)
+        p.setPen(Qt.NoPen)
+        p.setBrush(QColor(1, 4, 9, 190))
+        p.drawRoundedRect(rect, 4, 4)
+        p.setBrush(QColor(STATE_COLOURS[self.state]))
+        p.drawEllipse(QPointF(rect.left() + 10, rect.center().y()), 4, 4)
+        p.setPen(QColor("#e6edf3"))
+        p.drawText(rect.adjusted(18, 0, 0, 0), Qt.AlignVCenter, text)

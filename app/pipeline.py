@@ -1,0 +1,213 @@
+"""The streaming analysis engine: source → face → alignment → spotting → flow → classifier.
+
+One object serves both uses. For files every frame is processed in order. For live sources a capture
+thread keeps only the newest frame (a bounded queue of one): when analysis falls behind, stale frames
+are dropped and counted instead of building a backlog, and capture never waits for analysis.
+Results are typed dataclasses; nothing here knows about Qt or torch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from app.align import AlignedFace, AlignmentTemplate, align_face
+from app.classifier import Classification, Classifier
+from app.events import Event
+from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
+from app.pose import HeadPose, estimate_head_pose
+from app.regions import eye_aspect_ratio
+from app.sources import Frame, VideoSource
+from app.spotting import SpotSample, Spotter, SpottingOptions
+
+STAGES = ("face", "align", "spot", "classify")
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    spotting: SpottingOptions = field(default_factory=SpottingOptions)
+    flow_method: str | None = None  # overrides the model's flow method for classification
+    max_faces: int = 1
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: Frame
+    face: FaceObservation | None
+    aligned: AlignedFace | None
+    pose: HeadPose | None
+    ear: float | None
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: Event
+    onset_face: AlignedFace
+    apex_face: AlignedFace
+    classification: Classification | None
+
+
+Result = FrameResult | SpotSample | EventResult
+
+
+@dataclass
+class PipelineStats:
+    processed: int = 0
+    dropped: int = 0
+    no_face: int = 0
+    events: int = 0
+
+
+class Pipeline:
+    def __init__(self, fps: float, options: PipelineOptions | None = None, classifier: Classifier | None = None):
+        self.options = options or PipelineOptions()
+        self.fps = fps
+        self.classifier = classifier
+        self.spec = None
+        if classifier is not None:
+            self.spec = classifier.card.input
+            if self.options.flow_method:
+                self.spec = replace(self.spec, flow_method=self.options.flow_method)
+        self.template = self.spec.template() if self.spec else AlignmentTemplate()
+        self.tracker = FaceTracker(FaceTrackerOptions(mode=RunningMode.VIDEO, max_faces=self.options.max_faces))
+        self.spotter = Spotter(fps, self.options.spotting)
+        keep = self.spotter.max_event + 2 * self.spotter.delay_frames + 8
+        self._faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
+        self._next_event_id = 1
+        self.stats = PipelineStats()
+
+    def close(self) -> None:
+        self.tracker.close()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def reset(self) -> None:
+        """After a seek: forget tracking and spotting state."""
+        self.tracker.reset()
+        self.spotter.reset()
+        self._faces.clear()
+
+    def process(self, frame: Frame) -> list[Result]:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        face = self.tracker.detect(frame.image)
+        timings["face"] = _ms(t0)
+        results: list[Result] = []
+        self.stats.processed += 1
+        if face is None:
+            self.stats.no_face += 1
+            if self._faces:  # continuity is broken: whatever was in flight cannot be completed
+                self.spotter.reset()
+                self._faces.clear()
+            results.append(FrameResult(frame, None, None, None, None, timings))
+            return results
+        t0 = time.perf_counter()
+        aligned = align_face(frame.image, face.landmarks, self.template)
+        pose = estimate_head_pose(face.landmarks)
+        ear = eye_aspect_ratio(face.landmarks)
+        timings["align"] = _ms(t0)
+        self._faces.append((frame.index, aligned))
+        t0 = time.perf_counter()
+        samples, intervals = self.spotter.push(frame.index, frame.timestamp, aligned, ear)
+        timings["spot"] = _ms(t0)
+        results.append(FrameResult(frame, face, aligned, pose, ear, timings))
+        results.extend(samples)
+        t0 = time.perf_counter()
+        results.extend(self._event(interval) for interval in intervals)
+        if intervals:
+            timings["classify"] = _ms(t0)
+        return results
+
+    def finish(self) -> list[Result]:
+        """End of the source: the last frames' signal, and any event still in progress."""
+        samples, intervals = self.spotter.flush()
+        return [*samples, *(self._event(interval) for interval in intervals)]
+
+    def _event(self, interval) -> EventResult:
+        faces = dict(self._faces)
+        onset, apex = faces[interval.onset], faces[interval.apex]
+        classification = self.classifier.classify(onset, apex, self.spec) if self.classifier else None
+        event = Event(
+            event_id=self._next_event_id, face_id=0,
+            onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
+            onset_time=interval.onset_time, apex_time=interval.apex_time, offset_time=interval.offset_time,
+            duration_ms=interval.duration_ms, kind=interval.kind, spot_score=interval.score,
+            label=classification.label if classification else None,
+            probabilities=classification.probabilities if classification else {},
+            attention=classification.attention if classification else None,
+        )
+        self._next_event_id += 1
+        self.stats.events += 1
+        return EventResult(event, onset, apex, classification)
+
+    def run(self, source: VideoSource, stop: threading.Event | None = None, live: bool | None = None) -> Iterator[Result]:
+        """Analyse a whole source. ``live`` (default: the source's own) drops stale frames."""
+        stop = stop or threading.Event()
+        frames = _latest_frames(source, stop, self.stats) if (source.info.live if live is None else live) else source.frames()
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    break
+                yield from self.process(frame)
+            yield from self.finish()
+        finally:
+            stop.set()
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+_END = object()
+
+
+def _latest_frames(source: VideoSource, stop: threading.Event, stats: PipelineStats) -> Iterator[Frame]:
+    """Frames from a capture thread through a one-slot queue; older frames are dropped, never queued."""
+    slot: queue.Queue = queue.Queue(maxsize=1)
+
+    def offer(item) -> None:
+        while True:
+            try:
+                slot.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    slot.get_nowait()
+                    if item is not _END and not isinstance(item, BaseException):
+                        stats.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def capture() -> None:
+        try:
+            for frame in source.frames():
+                if stop.is_set():
+                    break
+                offer(frame)
+        except BaseException as exc:  # handed to the consumer, which re-raises it in its own thread
+            offer(exc)
+            return
+        offer(_END)
+
+    thread = threading.Thread(target=capture, name="epir-capture", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slot.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)

@@ -1,0 +1,113 @@
+"""Model inputs for dataset samples, computed with the runtime's own preprocessing and cached on disk.
+
+The path of a cached input encodes what determines it: the InputSpec (hashed), the dataset, subject,
+clip, onset and apex frames. A sample whose face cannot be found is cached as a failure with its
+reason, and reported every time rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from app.model_card import InputSpec
+from models.datasets.record import Sample
+
+DEFAULT_CACHE = Path(".cache/flows")
+
+
+@dataclass(frozen=True)
+class PreparedSet:
+    """Inputs for the samples that could be prepared, in order, and why the others could not."""
+
+    tensors: np.ndarray  # (N, C, H, W) float32
+    samples: list[Sample]
+    failed: list[str]
+
+
+def spec_hash(spec: InputSpec) -> str:
+    return hashlib.sha1(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def cache_path(sample: Sample, spec: InputSpec, cache_dir: Path) -> Path:
+    name = f"{_safe(sample.clip)}_{sample.onset}_{sample.apex}.npy"
+    return Path(cache_dir) / spec_hash(spec) / _safe(sample.dataset) / _safe(sample.subject) / name
+
+
+_tracker = None  # one FaceTracker per process
+
+
+def compute_input(sample: Sample, spec: InputSpec) -> np.ndarray | str:
+    """The (C, H, W) model input, or the reason it cannot be computed."""
+    import cv2
+
+    from app.align import align_face
+    from app.face import FaceTracker, FaceTrackerOptions, RunningMode
+    from app.model_input import build_model_input
+
+    global _tracker
+    if _tracker is None:
+        _tracker = FaceTracker(FaceTrackerOptions(mode=RunningMode.IMAGE))
+    crops = []
+    for role, path in (("onset", sample.onset_path), ("apex", sample.apex_path)):
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is None:
+            return f"{role} frame {path} cannot be read"
+        face = _tracker.detect(frame)
+        if face is None:
+            return f"no face found in the {role} frame {path}"
+        crops.append(align_face(frame, face.landmarks, spec.template()))
+    return build_model_input(crops[0], crops[1], spec).tensor
+
+
+def _prepare_one(job: tuple[Sample, InputSpec, Path]) -> str | None:
+    sample, spec, path = job
+    result = compute_input(sample, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(result, str):
+        path.with_suffix(".failed.txt").write_text(result)
+        return result
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, result)
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    return None
+
+
+def prepare(samples: list[Sample], spec: InputSpec, cache_dir: Path = DEFAULT_CACHE, workers: int = 1,
+            progress: bool = True) -> PreparedSet:
+    """Compute the missing inputs (in ``workers`` processes), then read every sample's from the cache."""
+    paths = [cache_path(s, spec, cache_dir) for s in samples]
+    todo = [(s, spec, p) for s, p in zip(samples, paths)
+            if not p.exists() and not p.with_suffix(".failed.txt").exists()]
+    if todo:
+        bar = tqdm(total=len(todo), desc="preprocessing (face, alignment, flow)", disable=not progress)
+        if workers > 1:
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for _ in pool.imap_unordered(_prepare_one, todo, chunksize=4):
+                    bar.update()
+        else:
+            for job in todo:
+                _prepare_one(job)
+                bar.update()
+        bar.close()
+    tensors, kept, failed = [], [], []
+    for sample, path in zip(samples, paths):
+        if path.exists():
+            tensors.append(np.load(path))
+            kept.append(sample)
+        else:
+            reason = path.with_suffix(".failed.txt").read_text()
+            failed.append(f"{sample.dataset}/{sample.subject}/{sample.clip}: {reason}")
+    shape = (0, len(spec.channels), spec.height, spec.width)
+    return PreparedSet(np.stack(tensors) if tensors else np.zeros(shape, np.float32), kept, failed)

@@ -1,0 +1,34 @@
+"""The synthetic benchmark (``python main.py synth --out DIR``): ``DIR/annotations.csv`` plus
+``DIR/clips/<subject>/<clip>/img{n:04d}.jpg``; onset/apex/offset are the frame numbers in the names.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from app.errors import InputError
+from models.datasets.record import DatasetSamples, SampleCollector, to_int
+
+NAME = "synthetic"
+COLUMNS = ("subject", "clip", "onset", "apex", "offset", "aus", "emotion", "class3")
+
+
+def load(root: Path) -> DatasetSamples:
+    root = Path(root)
+    table = root / "annotations.csv"
+    if not table.is_file():
+        raise InputError(root, "missing annotations.csv (render the benchmark with `python main.py synth --out DIR`)")
+    with table.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(table, f"missing column(s) {', '.join(missing)}")
+        rows = list(reader)
+    collector = SampleCollector(NAME)
+    for row in rows:
+        subject, clip = row["subject"].strip(), row["clip"].strip()
+        collector.add(subject, clip, root / "clips" / subject / clip, to_int(row["onset"]), to_int(row["apex"]),
+                      to_int(row["offset"]), row["emotion"].strip().lower(), row["aus"].strip(),
+                      label=row["class3"].strip().lower())
+    return collector.result(root)

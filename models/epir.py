@@ -1,0 +1,327 @@
+"""EPIR, reconstructed from the abstract of arXiv 2604.08106 and its public ancestors (DESIGN.md 4).
+
+``EPIR(config)(flow) -> (logits [N, K], attention [N, h, w], embedding [N, P])``
+
+- DNSPT: shifted patch tokenization with Dual PatchNorm (``layers.ShiftedPatchTokenizer``).
+- Transformer blocks with Locality Self-Attention: the diagonal (self-token) attention is masked out
+  and the temperature is learnable (``layers.LocalitySelfAttention``).
+- Token integration after chosen blocks: the most attended tokens are kept, the rest fused into one
+  token weighted by attention (``layers.TokenIntegration``).
+- DTSM: key tokens selected before the head (``layers.DynamicTokenSelection``).
+
+``attention`` is the class token's attention in the last block, mapped back onto the full initial
+patch grid: every token carries a provenance row (which initial patches it stands for, with what
+share), merged exactly like the tokens, so a fused token spreads its attention over the patches it
+absorbed. ``embedding`` is an L2-normalised projection for the supervised contrastive loss.
+
+Every reconstructed choice is a field of ``EPIRConfig``; ``EPIRConfig.plain_vit()`` switches token
+integration and selection off, giving the baseline of equal depth and width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from app.errors import InputError
+from models.layers import Block, DynamicTokenSelection, ShiftedPatchTokenizer, TokenIntegration
+
+CHECKPOINT_FORMAT = "epir-checkpoint/1"
+
+# What the model card says about provenance (DESIGN.md 4): abstract vs reconstruction.
+FOLLOWS_PAPER = (
+    "DNSPT: shifted patch tokenization with a LayerNorm before and after the patch projection",
+    "attention that reduces each token's attention to itself",
+    "token integration merging tokens across cascaded Transformer blocks without discarding their information",
+    "DTSM: dynamic selection of key tokens before classification",
+    "cross-entropy plus contrastive objective; about 1.6% of HTNet's parameters (~2.2 M)",
+)
+RECONSTRUCTED = (
+    "refined spatial transformation = four diagonal shifts of shift_pixels with shift_padding borders (Lee et al. 2021 SPT)",
+    "self-token attention reduction = Locality Self-Attention: diagonal masked, learnable temperature (Lee et al. 2021)",
+    "token integration = EViT: keep ceil(keep_rate*T) tokens by class-token attention, fuse the rest weighted by it, after integration_blocks",
+    "DTSM = top-dtsm_tokens key tokens by dtsm_scorer score, softmax-pooled and concatenated with the class token for the head",
+    "attention map = last block's class-token attention mapped back through the integration bookkeeping",
+    "contrastive embedding = 2-layer projection of the head features to proj_dim, L2-normalised (SupCon)",
+    "sizes (patch_size, dim, depth, heads, mlp_ratio) chosen for <= 2.2 M parameters and <= 2 ms CPU latency",
+)
+
+
+@dataclass(frozen=True)
+class EPIRConfig:
+    """EPIR's hyper-parameters. Defaults are the shipped configuration; see RECONSTRUCTED for why."""
+
+    in_channels: int = 3  # u, v, optical strain
+    image_size: int = 28  # square input side (STSTNet / HTNet lineage)
+    num_classes: int = 3  # MEGC2019 negative / positive / surprise
+    patch_size: int = 4  # 7x7 grid; patch 2 (14x14) measured 4 ms at batch 1, over the 2 ms budget
+    dim: int = 128
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    attn_dropout: float = 0.0
+    drop_path: float = 0.1  # stochastic depth, linearly increasing to this rate at the last block
+    # DNSPT
+    shifted_patches: bool = True
+    shift_pixels: int = 2  # Lee et al. shift by patch_size // 2
+    shift_padding: str = "constant"  # "constant" (zero flow beyond the border) or "replicate"
+    dual_norm: bool = True  # LayerNorm before and after the patch projection
+    # Locality Self-Attention
+    mask_diagonal: bool = True
+    learnable_temperature: bool = True
+    # Token integration (EViT)
+    # Integrate after these blocks (0-based): 49 -> 26 -> 14 patch tokens. Earlier than EViT's first
+    # third, because onset->apex flow is sparse: one block's attention already tells moving patches from
+    # still ones. After (1, 3) instead costs about 10% more time.
+    integration_blocks: tuple[int, ...] = (0, 2)
+    keep_rate: float = 0.5  # fraction of patch tokens kept at each integration
+    # DTSM
+    dtsm_tokens: int = 6  # key tokens pooled for the head; 0 switches DTSM off
+    dtsm_scorer: str = "hybrid"  # "attention", "learned" or "hybrid" (their sum)
+    dtsm_temperature: float = 1.0  # softmax temperature of the pooling weights
+    # Supervised contrastive projection
+    proj_dim: int = 64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "integration_blocks", tuple(int(b) for b in self.integration_blocks))
+        problems = self.problems()
+        if problems:
+            raise ValueError("invalid EPIR configuration: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.image_size % self.patch_size:
+            out.append(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.dim % self.heads:
+            out.append(f"dim {self.dim} is not a multiple of heads {self.heads}")
+        if self.shift_padding not in ("constant", "replicate"):
+            out.append(f"shift_padding {self.shift_padding!r} not in ['constant', 'replicate']")
+        if self.dtsm_scorer not in DynamicTokenSelection.SCORERS:
+            out.append(f"dtsm_scorer {self.dtsm_scorer!r} not in {list(DynamicTokenSelection.SCORERS)}")
+        blocks = self.integration_blocks
+        if list(blocks) != sorted(set(blocks)) or any(not 0 <= b < self.depth - 1 for b in blocks):
+            out.append(f"integration_blocks {list(blocks)} must be increasing indices below depth-1 ({self.depth - 1})")
+        if not 0.0 < self.keep_rate < 1.0:
+            out.append(f"keep_rate {self.keep_rate} not in (0, 1)")
+        if not out:
+            counts = self.token_counts()
+            if counts[-1] < 2:
+                out.append(f"token integration leaves {counts[-1]} patch token(s); lower the integration or keep_rate")
+            if self.dtsm_tokens > counts[-1]:
+                out.append(f"dtsm_tokens {self.dtsm_tokens} exceeds the {counts[-1]} tokens left")
+        return out
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(h, w) of the initial patch grid, which is also the attention map's shape."""
+        side = self.image_size // self.patch_size
+        return side, side
+
+    def kept(self, tokens: int) -> int:
+        """Patch tokens kept by an integration step over ``tokens`` (one more, the fused one, is added)."""
+        return min(tokens - 1, max(1, math.ceil(self.keep_rate * tokens)))
+
+    def token_counts(self) -> list[int]:
+        """Patch tokens (class token excluded) entering each block, then after the last one."""
+        counts = [self.grid[0] * self.grid[1]]
+        for block in range(self.depth):
+            t = counts[-1]
+            counts.append(self.kept(t) + 1 if block in self.integration_blocks else t)
+        return counts
+
+    def plain_vit(self) -> "EPIRConfig":
+        """The baseline: the same network without token integration and token selection."""
+        return replace(self, integration_blocks=(), dtsm_tokens=0)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str) -> "EPIRConfig":
+        """Build from a saved dict; unknown options are an InputError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(where, f"unknown EPIR options {unknown} (saved by another version?)")
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise InputError(where, str(exc)) from None
+
+    def with_overrides(self, assignments: list[str], where: str = "--set") -> "EPIRConfig":
+        """Apply ``name=value`` strings (command-line tuning), parsed by each field's default type."""
+        types = {f.name: type(getattr(self, f.name)) for f in fields(self)}
+        values: dict[str, Any] = {}
+        for item in assignments:
+            name, sep, raw = item.partition("=")
+            if not sep or name not in types:
+                raise InputError(where, f"{item!r} is not NAME=VALUE with NAME one of {sorted(types)}")
+            kind = types[name]
+            try:
+                if kind is bool:
+                    values[name] = raw.lower() in ("1", "true", "yes", "on")
+                elif kind is tuple:
+                    values[name] = tuple(int(v) for v in raw.split(",") if v.strip())
+                else:
+                    values[name] = kind(raw)
+            except ValueError:
+                raise InputError(where, f"{item!r}: {raw!r} is not a {kind.__name__}") from None
+        try:
+            return replace(self, **values)
+        except ValueError as exc:
+            raise InputError(where, str(exc)) from None
+
+    def differences(self, other: "EPIRConfig") -> list[str]:
+        """``name: mine != theirs`` for every option that differs."""
+        return [
+            f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+
+def architecture_card(config: EPIRConfig) -> dict[str, Any]:
+    """The ``architecture`` entry of the model card: configuration and provenance of each part."""
+    return {
+        "family": "EPIR (reconstructed)",
+        "paper": "arXiv 2604.08106 (abstract only)",
+        "config": asdict(config),
+        "follows_paper": list(FOLLOWS_PAPER),
+        "reconstructed": list(RECONSTRUCTED),
+        "token_counts": config.token_counts(),
+    }
+
+
+class EPIR(nn.Module):
+    """The EPIR micro-expression classifier over an onset→apex flow image."""
+
+    def __init__(self, config: EPIRConfig = EPIRConfig()):
+        super().__init__()
+        self.config = c = config
+        grid = c.grid[0] * c.grid[1]
+        self.tokenizer = ShiftedPatchTokenizer(
+            c.in_channels, c.image_size, c.patch_size, c.dim, c.shifted_patches, c.shift_pixels, c.shift_padding, c.dual_norm
+        )
+        # Row 0 is the class token (its embedding and position in one), so the token is prepended by a Pad.
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid + 1, c.dim))
+        self.pos_drop = nn.Dropout(c.dropout)
+        counts = c.token_counts()
+        self.blocks = nn.ModuleList(
+            Block(
+                c.dim,
+                c.heads,
+                counts[i] + 1,
+                c.mlp_ratio,
+                drop_path=c.drop_path * i / max(1, c.depth - 1),
+                mask_diagonal=c.mask_diagonal,
+                learnable_temperature=c.learnable_temperature,
+                attn_dropout=c.attn_dropout,
+                dropout=c.dropout,
+            )
+            for i in range(c.depth)
+        )
+        self.integrations = nn.ModuleDict({str(i): TokenIntegration(counts[i], c.kept(counts[i])) for i in c.integration_blocks})
+        self.norm = nn.LayerNorm(c.dim)
+        self.selection = (
+            DynamicTokenSelection(c.dim, counts[-1], c.dtsm_tokens, c.dtsm_scorer, c.dtsm_temperature) if c.dtsm_tokens else None
+        )
+        features = c.dim * (2 if self.selection is not None else 1)
+        self.head = nn.Linear(features, c.num_classes)
+        self.projection = nn.Sequential(nn.Linear(features, c.dim), nn.GELU(), nn.Linear(c.dim, c.proj_dim))
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def set_export(self, enabled: bool = True) -> "EPIR":
+        """Export mode: explicit-softmax attention everywhere (no fused SDPA kernels in the graph)."""
+        for block in self.blocks:
+            block.attn.fused = not enabled
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c = self.config
+        x = self.pos_drop(F.pad(self.tokenizer(x), (0, 0, 1, 0)) + self.pos_embed)
+        provenance = None  # [N, T, grid]: share of each initial patch in each token; None = identity
+        cls_attn = None
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            integrate = self.integrations[str(i)] if str(i) in self.integrations else None
+            x, cls_attn = block(x, need_cls_attn=integrate is not None or i == last)
+            if integrate is not None:
+                patches, merge = integrate(cls_attn, x[:, 1:])
+                provenance = merge if provenance is None else merge @ provenance
+                x = torch.cat([x[:, :1], patches], dim=1)
+        attention = cls_attn if provenance is None else (cls_attn.unsqueeze(1) @ provenance).squeeze(1)
+        attention = attention.reshape(-1, *c.grid)
+        x = self.norm(x)
+        features = x[:, 0]
+        if self.selection is not None:
+            features = torch.cat([features, self.selection(x[:, 1:], cls_attn)], dim=1)
+        embedding = F.normalize(self.projection(features), dim=-1)
+        return self.head(features), attention, embedding
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def save_checkpoint(path: str | Path, model: EPIR, classes: list[str] | tuple[str, ...], **extra: Any) -> None:
+    """Save weights with the configuration and class names.
+
+    ``extra`` holds plain data (lists, dicts, numbers, strings). The exporter reads the keys
+    ``input`` (``asdict(InputSpec)``), ``training``, ``metrics``, ``name``, ``version`` and ``caveats``
+    when present.
+    """
+    if len(classes) != model.config.num_classes:
+        raise ValueError(f"{len(classes)} class names for a {model.config.num_classes}-class model")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": asdict(model.config),
+            "state_dict": model.state_dict(),
+            "classes": list(classes),
+            **extra,
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: str | Path, expected: EPIRConfig | None = None) -> tuple[EPIR, dict[str, Any]]:
+    """Load ``(model in eval mode, checkpoint dict)``.
+
+    If ``expected`` is given, a checkpoint saved with a different configuration is an InputError that
+    names the differing options; so is a state dict that does not fit the saved configuration.
+    """
+    where = str(path)
+    if not Path(path).is_file():
+        raise InputError(where, "checkpoint file not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+        raise InputError(where, f"not a readable PyTorch checkpoint ({type(exc).__name__})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(where, f"not an EPIR checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    config = EPIRConfig.from_dict(checkpoint["config"], where)
+    if expected is not None and config != expected:
+        raise InputError(where, "checkpoint configuration differs from the requested one: " + "; ".join(config.differences(expected)))
+    model = EPIR(config)
+    state = checkpoint["state_dict"]
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshapen = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or misshapen:
+        details = [f"{label} {names[:5]}" for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)) if names]
+        raise InputError(where, "weights do not fit the saved configuration: " + "; ".join(details))
+    model.load_state_dict(state)
+    return model.eval(), checkpoint

@@ -1,0 +1,233 @@
+"""EPIR's building blocks, one class per idea (DESIGN.md section 4).
+
+Every layer is written so that the TorchScript ONNX exporter produces a small, static graph: token
+counts are fixed at construction (the input size is fixed), batch is the only dynamic axis, and the
+only data-dependent ops are TopK and gathers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_EPS = 1e-6
+
+
+class ShiftedPatchTokenizer(nn.Module):
+    """DNSPT: shifted patch tokenization with Dual PatchNorm.
+
+    Shifted Patch Tokenization (Lee et al. 2021) concatenates the input with four diagonally shifted
+    copies so that each patch sees its neighbours' pixels; Dual PatchNorm (Kumar et al. 2023) puts a
+    LayerNorm before and after the patch projection. The paper's "refined spatial transformation" is
+    reconstructed as the shift amount and the border padding (``shift_pixels``, ``shift_padding``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        patch_size: int,
+        dim: int,
+        shifted: bool,
+        shift_pixels: int,
+        shift_padding: str,
+        dual_norm: bool,
+    ):
+        super().__init__()
+        self.patch = patch_size
+        self.grid = image_size // patch_size
+        self.shift = shift_pixels if shifted else 0
+        self.padding = shift_padding
+        channels = in_channels * (5 if shifted else 1)
+        self.channels = channels
+        features = channels * patch_size * patch_size
+        self.norm_in = nn.LayerNorm(features) if dual_norm else nn.Identity()
+        self.proj = nn.Linear(features, dim)
+        self.norm_out = nn.LayerNorm(dim) if dual_norm else nn.Identity()
+
+    def shifted_copies(self, x: torch.Tensor) -> torch.Tensor:
+        """The input and its four diagonal shifts by ``shift`` pixels, on the channel axis."""
+        if not self.shift:
+            return x
+        s = self.shift
+        size = x.shape[-1]
+        padded = F.pad(x, (s, s, s, s), mode=self.padding)
+        # A window offset by (dy, dx) shows the image moved by (-dy, -dx).
+        views = [padded[:, :, s + dy : s + dy + size, s + dx : s + dx + size] for dy, dx in ((-s, -s), (-s, s), (s, -s), (s, s))]
+        return torch.cat([x, *views], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] -> [N, grid*grid, dim], tokens in row-major patch order."""
+        x = self.shifted_copies(x)
+        g, p = self.grid, self.patch
+        x = x.reshape(-1, self.channels, g, p, g, p).permute(0, 2, 4, 3, 5, 1)
+        x = x.reshape(-1, g * g, p * p * self.channels)
+        return self.norm_out(self.proj(self.norm_in(x)))
+
+
+class LocalitySelfAttention(nn.Module):
+    """Multi-head self-attention with Locality Self-Attention (Lee et al. 2021).
+
+    The diagonal is masked out so that a token cannot attend to itself (EPIR's "reduced self-token
+    attention"), and the softmax temperature is learnable. With ``fused`` the attention runs through
+    ``scaled_dot_product_attention`` (fast in training); the explicit-softmax path is taken when the
+    class token's attention is needed (token integration, selection, the attention map) and always in
+    export mode (timm's ``fused_attn`` switch).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        tokens: int,
+        mask_diagonal: bool,
+        learnable_temperature: bool,
+        attn_dropout: float,
+        dropout: float,
+    ):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.tokens = tokens
+        self.fused = True
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.attn_drop = nn.Dropout(attn_dropout)
+        self.proj_drop = nn.Dropout(dropout)
+        log_scale = torch.tensor(math.log(self.head_dim**-0.5))
+        if learnable_temperature:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+        self.mask_diagonal = mask_diagonal
+        # Additive mask: -inf on the diagonal, so the softmax gives each token's self-attention 0.
+        bias = torch.zeros(tokens, tokens)
+        if mask_diagonal:
+            bias.fill_diagonal_(float("-inf"))
+        self.register_buffer("bias", bias, persistent=False)
+
+    def forward(self, x: torch.Tensor, need_cls_attn: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the attended tokens and, if asked, the class token's attention over the other tokens.
+
+        The class-token attention [N, T-1] is averaged over heads and sums to 1 per sample.
+        """
+        t, h, d = self.tokens, self.heads, self.head_dim
+        qkv = self.qkv(x).reshape(-1, t, 3 * h, d).transpose(1, 2)
+        q, k, v = qkv[:, :h] * self.log_scale.exp(), qkv[:, h : 2 * h], qkv[:, 2 * h :]
+        cls_attn = None
+        if self.fused and not need_cls_attn:
+            drop = self.attn_drop.p if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=self.bias, dropout_p=drop, scale=1.0)
+        else:
+            attn = (q @ k.transpose(-2, -1) + self.bias).softmax(dim=-1)
+            cls_attn = attn[:, :, 0, 1:].mean(dim=1)
+            if not self.mask_diagonal:  # the class token also attends to itself: renormalise
+                cls_attn = cls_attn / cls_attn.sum(dim=-1, keepdim=True)
+            out = self.attn_drop(attn) @ v
+        out = out.transpose(1, 2).reshape(-1, t, h * d)
+        return self.proj_drop(self.proj(out)), cls_attn
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a residual branch per sample in training (identity at inference)."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = x.new_empty(x.shape[0], *([1] * (x.dim() - 1))).bernoulli_(keep)
+        return x * mask / keep
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block with Locality Self-Attention."""
+
+    def __init__(self, dim: int, heads: int, tokens: int, mlp_ratio: float, drop_path: float, **attn_options):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = LocalitySelfAttention(dim, heads, tokens, **attn_options)
+        self.norm2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(attn_options["dropout"]), nn.Linear(hidden, dim)
+        )
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor, need_cls_attn: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        y, cls_attn = self.attn(self.norm1(x), need_cls_attn)
+        x = x + self.drop_path(y)
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x, cls_attn
+
+
+def one_hot_rows(index: torch.Tensor, tokens: int) -> torch.Tensor:
+    """index [N, k] -> [N, k, tokens] float one-hot rows: gathering by matmul, no Expand in the graph."""
+    positions = torch.arange(tokens, device=index.device)
+    return (index.unsqueeze(-1) == positions).to(torch.float32)
+
+
+class TokenIntegration(nn.Module):
+    """EViT-style token integration between cascaded blocks (Liang et al. 2022).
+
+    Keeps the ``keep`` patch tokens the class token attends to most and fuses all the others into
+    one token, their average weighted by that attention, so no token's information is dropped.
+    Written as one merge matrix [N, keep+1, T], returned too: chaining the merge matrices maps each
+    token back to the initial patch grid.
+    """
+
+    def __init__(self, tokens: int, keep: int):
+        super().__init__()
+        self.tokens = tokens
+        self.keep = keep
+
+    def merge_matrix(self, cls_attn: torch.Tensor) -> torch.Tensor:
+        """cls_attn [N, T] -> [N, keep+1, T]: one-hot rows for kept tokens, then the fusion weights."""
+        kept = one_hot_rows(cls_attn.topk(self.keep, dim=1).indices, self.tokens)
+        rest = cls_attn * (1.0 - kept.sum(dim=1))
+        fused = rest / rest.sum(dim=1, keepdim=True).clamp_min(_EPS)
+        return torch.cat([kept, fused.unsqueeze(1)], dim=1)
+
+    def forward(self, cls_attn: torch.Tensor, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """patches [N, T, D] -> (merged patches [N, keep+1, D], merge matrix [N, keep+1, T])."""
+        merge = self.merge_matrix(cls_attn)
+        return merge @ patches, merge
+
+
+class DynamicTokenSelection(nn.Module):
+    """DTSM: pick the ``k`` key patch tokens the classifier head uses, and pool them.
+
+    Reconstructed (DynamicViT / ATS lineage). Each token gets a score: the log of the class token's
+    attention (``attention``), a learned linear score (``learned``), or their sum (``hybrid``). The hard
+    top-k is taken in training and at inference alike; the softmax weights over the selected scores
+    carry the gradient to the scorer (a straight-through style relaxation), so training and inference
+    compute the same function and the graph exports as TopK and a small matmul.
+    """
+
+    SCORERS = ("attention", "learned", "hybrid")
+
+    def __init__(self, dim: int, tokens: int, k: int, scorer: str, temperature: float):
+        super().__init__()
+        self.tokens = tokens
+        self.k = k
+        self.temperature = temperature
+        self.use_attention = scorer in ("attention", "hybrid")
+        self.scorer = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1)) if scorer in ("learned", "hybrid") else None
+
+    def forward(self, patches: torch.Tensor, cls_attn: torch.Tensor) -> torch.Tensor:
+        """patches [N, T, D], cls_attn [N, T] -> pooled key tokens [N, D]."""
+        if self.scorer is None:
+            score = torch.log(cls_attn + _EPS)
+        else:
+            score = self.scorer(patches).squeeze(-1)
+            if self.use_attention:
+                score = score + torch.log(cls_attn + _EPS)
+        top = score.topk(self.k, dim=1)
+        weights = (top.values / self.temperature).softmax(dim=1).unsqueeze(1)
+        return (weights @ one_hot_rows(top.indices, self.tokens) @ patches).squeeze(1)

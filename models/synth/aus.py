@@ -1,0 +1,224 @@
+"""FACS action units as displacement fields on the MediaPipe 478-landmark layout.
+
+An action unit moves a few control landmarks in fixed directions expressed in a face frame (x along
+the eye line towards image right, y down the face, unit = eye-centre distance), so the same definition
+fits any face size, position and roll. A dense field spreads the control displacements smoothly with
+normalised Gaussian weights (``smooth_field``); the same function gives the moved landmarks, so the
+dense warp and the landmark truth never disagree.
+
+Intensity 1 moves the main control by ``MICRO_UNIT`` eye distances, about 1.5 px on the runtime's 128-px
+aligned crop (eye distance 0.40*128 = 51 px), a typical micro-expression; macro-expressions use 2.5-4
+(beyond about 5 the narrow lid and nose fields start to fold the image).
+AU codes are strings: ``"12"`` (both sides), ``"R12"`` / ``"L12"`` (FACS: the subject's right or left
+side, i.e. image left / image right of a frontal, unmirrored face). AU45 (blink) is absolute: intensity
+1 closes the eyes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.regions import eye_centres
+
+MICRO_UNIT = 0.03  # fraction of the eye-centre distance moved at intensity 1
+
+
+@dataclass(frozen=True)
+class Control:
+    """A landmark on the image-left side (or the midline) and how it moves at intensity 1."""
+
+    landmark: int
+    partner: int | None  # its mirror on the image-right side; None for a midline landmark
+    direction: tuple[float, float]  # (x, y) in MICRO_UNITs for the image-left side; x is mirrored
+
+
+@dataclass(frozen=True)
+class ActionUnit:
+    number: int
+    name: str
+    controls: tuple[Control, ...]
+    sigma: float  # spatial reach of the field, in eye distances
+    anchors: tuple[int, ...] = ()  # landmarks held still (they take part in the weight normalisation)
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """Face-normalised coordinates: origin between the eyes, unit = eye-centre distance in pixels."""
+
+    origin: np.ndarray
+    x_axis: np.ndarray
+    y_axis: np.ndarray
+    unit: float
+
+    def vector(self, x: float, y: float) -> np.ndarray:
+        return self.unit * (x * self.x_axis + y * self.y_axis)
+
+
+def face_frame(landmarks: np.ndarray) -> FaceFrame:
+    left, right = eye_centres(landmarks)
+    axis = right - left
+    unit = float(np.linalg.norm(axis))
+    x_axis = axis / unit
+    return FaceFrame((left + right) / 2, x_axis, np.array([-x_axis[1], x_axis[0]]), unit)
+
+
+def _pairs(pairs: tuple[tuple[int, int], ...], direction: tuple[float, float]) -> tuple[Control, ...]:
+    return tuple(Control(left, right, direction) for left, right in pairs)
+
+
+def _mid(indices: tuple[int, ...], direction: tuple[float, float]) -> tuple[Control, ...]:
+    return tuple(Control(i, None, direction) for i in indices)
+
+
+# Landmark groups, (image-left, image-right) pairs; checked against the astronaut photo's mesh.
+INNER_BROW = ((107, 336), (66, 296), (55, 285), (65, 295))
+MID_BROW = ((105, 334), (52, 282))
+OUTER_BROW = ((70, 300), (63, 293), (46, 276), (53, 283))
+UPPER_LID = ((159, 386), (158, 385), (160, 387), (161, 388), (157, 384))
+LOWER_LID = ((145, 374), (144, 373), (153, 380), (163, 390), (154, 381))
+EYE_CORNERS = ((33, 263), (133, 362))
+CHEEK = ((117, 346), (118, 347), (101, 330), (50, 280), (123, 352))
+NOSE_WING = ((129, 358), (98, 327), (64, 294), (102, 331))
+NASOLABIAL = ((205, 425), (206, 426))
+UPPER_LIP = ((37, 267), (39, 269), (40, 270), (185, 409))
+LOWER_LIP = ((84, 314), (181, 405), (91, 321), (146, 375))
+MOUTH_CORNERS = ((61, 291), (78, 308))
+CHIN_SIDES = ((148, 377), (176, 400))
+JAW = ((150, 379), (149, 378))
+
+ACTION_UNITS: dict[int, ActionUnit] = {
+    au.number: au
+    for au in (
+        ActionUnit(
+            1, "inner brow raiser", _pairs(INNER_BROW, (0, -1)) + _pairs(MID_BROW, (0, -0.5)), 0.12,
+            anchors=sum(UPPER_LID, ()),
+        ),
+        ActionUnit(
+            2, "outer brow raiser", _pairs(OUTER_BROW, (0, -1)) + _pairs(MID_BROW, (0, -0.5)), 0.12,
+            anchors=sum(UPPER_LID, ()),
+        ),
+        ActionUnit(
+            4, "brow lowerer",
+            _pairs(INNER_BROW, (0.5, 0.85)) + _pairs(MID_BROW, (0.2, 0.6)) + _mid((9,), (0, 0.3)), 0.12,
+        ),
+        ActionUnit(5, "upper lid raiser", _pairs(UPPER_LID, (0, -1)), 0.06, anchors=sum(LOWER_LID, ())),
+        ActionUnit(
+            6, "cheek raiser",
+            _pairs(CHEEK, (0, -1)) + _pairs(LOWER_LID[:3], (0, -0.5)) + _pairs(EYE_CORNERS[:1], (-0.2, -0.3)),
+            0.12,
+        ),
+        ActionUnit(7, "lid tightener", _pairs(LOWER_LID, (0, -1)) + _pairs(UPPER_LID[:1], (0, 0.3)), 0.06),
+        ActionUnit(
+            9, "nose wrinkler",
+            _pairs(NOSE_WING, (0, -1)) + _pairs(INNER_BROW[2:3], (0.2, 0.4)) + _mid((0,), (0, -0.4)), 0.10,
+        ),
+        ActionUnit(
+            10, "upper lip raiser",
+            _pairs(UPPER_LIP, (0, -1)) + _mid((0,), (0, -1)) + _pairs(NASOLABIAL[:1], (0, -0.5)), 0.08,
+        ),
+        ActionUnit(12, "lip corner puller", _pairs(MOUTH_CORNERS, (-0.7, -0.7)) + _pairs(NASOLABIAL[:1], (-0.3, -0.4)), 0.10),
+        ActionUnit(14, "dimpler", _pairs(MOUTH_CORNERS, (-1, 0)), 0.06),
+        ActionUnit(15, "lip corner depressor", _pairs(MOUTH_CORNERS, (0.1, 1)) + _pairs(LOWER_LIP[3:], (0, 0.4)), 0.10),
+        ActionUnit(
+            17, "chin raiser",
+            _mid((18, 200, 199), (0, -1)) + _mid((17,), (0, -0.6)) + _pairs(CHIN_SIDES[1:], (0, -0.6)), 0.12,
+        ),
+        ActionUnit(20, "lip stretcher", _pairs(MOUTH_CORNERS, (-1, 0.2)) + _pairs(LOWER_LIP[3:], (-0.5, 0.2)), 0.12),
+        ActionUnit(
+            23, "lip tightener",
+            _pairs(MOUTH_CORNERS, (0.8, 0)) + _pairs(UPPER_LIP[:2], (0, 0.3)) + _pairs(LOWER_LIP[:2], (0, -0.3)),
+            0.07,
+        ),
+        ActionUnit(24, "lip pressor", _mid((0,), (0, 1)) + _mid((17,), (0, -1)) + _pairs(MOUTH_CORNERS, (0.3, 0)), 0.07),
+        ActionUnit(
+            25, "lips part", _mid((14,), (0, 1)) + _mid((17,), (0, 1)) + _pairs(LOWER_LIP[:3], (0, 0.8)), 0.08,
+            anchors=(0, 13) + sum(UPPER_LIP[:2], ()),
+        ),
+        ActionUnit(
+            26, "jaw drop",
+            _mid((152, 175, 199, 18, 200, 17), (0, 1)) + _pairs(CHIN_SIDES + JAW, (0, 0.8)), 0.20,
+            anchors=(0, 13),
+        ),
+        # Blink: the upper lids travel to their lower partners (directions come from the face itself).
+        ActionUnit(45, "blink", _pairs(UPPER_LID, (0, 0)), 0.05, anchors=sum(LOWER_LID + EYE_CORNERS, ())),
+    )
+}
+BLINK = 45
+BLINK_CLOSURE = 0.9  # fraction of the lid gap closed at intensity 1
+
+
+def parse_code(code: str | int) -> tuple[int, str]:
+    """``"R12"`` → (12, "R"); ``12`` or ``"12"`` → (12, "")."""
+    text = str(code).strip().upper()
+    side = text[0] if text[:1] in ("L", "R") else ""
+    number = int(text[len(side):])
+    if number not in ACTION_UNITS:
+        raise KeyError(f"AU{number} has no displacement field; defined: {sorted(ACTION_UNITS)}")
+    return number, side
+
+
+@dataclass(frozen=True)
+class ControlSet:
+    """Control points and their pixel displacements at intensity 1, ready for ``smooth_field``."""
+
+    points: np.ndarray  # (K, 2)
+    displacements: np.ndarray  # (K, 2), zero rows for anchors
+    sigma: float  # pixels
+
+
+def controls(code: str | int, landmarks: np.ndarray, asymmetry: float = 0.0) -> ControlSet:
+    """Pixel controls of one AU code on a face; ``asymmetry`` > 0 strengthens the image-left side."""
+    number, side = parse_code(code)
+    au = ACTION_UNITS[number]
+    frame = face_frame(landmarks)
+    lower_of = dict(zip(sum(UPPER_LID, ()), sum(LOWER_LID, ())))
+    gains = {"left": (1 + asymmetry) * (side != "L"), "right": (1 - asymmetry) * (side != "R")}
+    points, moves = [], []
+    for c in au.controls:
+        sides = [("mid", c.landmark, 1.0)] if c.partner is None else [
+            ("left", c.landmark, 1.0), ("right", c.partner, -1.0)
+        ]
+        for name, index, mirror in sides:
+            gain = 1.0 if name == "mid" else gains[name]
+            if number == BLINK:
+                move = BLINK_CLOSURE * (landmarks[lower_of[index], :2] - landmarks[index, :2])
+            else:
+                move = MICRO_UNIT * frame.vector(mirror * c.direction[0], c.direction[1])
+            points.append(landmarks[index, :2])
+            moves.append(gain * move)
+    for index in au.anchors:
+        points.append(landmarks[index, :2])
+        moves.append(np.zeros(2))
+    return ControlSet(np.array(points, np.float32), np.array(moves, np.float32), au.sigma * frame.unit)
+
+
+def smooth_field(at: np.ndarray, control_set: ControlSet) -> np.ndarray:
+    """Displacement (N, 2) at points (N, 2): Gaussian-weighted controls, normalised where they overlap.
+
+    Dividing by max(1, sum of weights) makes a control move by its own displacement even when
+    neighbouring controls push the same way, and lets anchors hold their region still.
+    """
+    diff = at[:, None, :] - control_set.points[None]
+    weights = np.exp(-(diff**2).sum(-1) / (2 * control_set.sigma**2))
+    return (weights @ control_set.displacements) / np.maximum(1.0, weights.sum(1))[:, None]
+
+
+@dataclass(frozen=True)
+class LocalField:
+    """A dense displacement field stored only inside the box where it is non-zero."""
+
+    box: tuple[slice, slice]  # rows, columns of the image
+    values: np.ndarray  # (rows, columns, 2) float32
+
+
+def dense_field(control_set: ControlSet, shape: tuple[int, int]) -> LocalField:
+    """The field on the pixel grid of an image of ``shape`` (H, W), within 4 sigma of the controls."""
+    h, w = shape
+    reach = 4 * control_set.sigma
+    x0, y0 = np.clip(np.floor(control_set.points.min(0) - reach).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(control_set.points.max(0) + reach).astype(int), 0, (w, h))
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    values = smooth_field(np.stack([xs.ravel(), ys.ravel()], 1), control_set)
+    return LocalField((slice(y0, y1), slice(x0, x1)), values.reshape(y1 - y0, x1 - x0, 2).astype(np.float32))

@@ -1,0 +1,216 @@
+"""Render a face over time: AU events, blinks, head motion, illumination drift and sensor noise.
+
+Rendering is split in two: ``plan_sequence`` decides everything per frame (AU intensities, head pose,
+lighting) and the ground truth, deterministically from the seed; ``iter_frames`` turns the plan into
+images one at a time (a weighted sum of cached AU fields and one ``cv2.remap`` per frame), so long
+videos stream to disk without holding every frame in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.synth.aus import BLINK, face_frame, parse_code
+from models.synth.canvas import CLIP_LAYOUT, FaceCanvas, face_canvas
+from models.synth.events import ExpressionEvent, blink_event
+
+
+BLINK_CODE = str(BLINK)
+
+
+@dataclass(frozen=True)
+class NuisanceOptions:
+    """Everything that moves or changes the image without being an expression. Defaults: all off."""
+
+    head_translation_px: float = 0.0  # peak slow drift of the head, canvas pixels
+    head_rotation_deg: float = 0.0  # peak slow in-plane rotation
+    blinks_per_minute: float = 0.0  # random blinks, kept clear of the expression events
+    illumination_drift: float = 0.0  # peak relative change of brightness and of a left-right gradient
+    noise_sigma: float = 0.0  # Gaussian sensor noise, grey levels
+
+    @classmethod
+    def realistic(cls) -> "NuisanceOptions":
+        """A still, cooperative sitter in a lab: what the micro-expression datasets look like."""
+        return cls(head_translation_px=1.5, head_rotation_deg=0.5, blinks_per_minute=15.0,
+                   illumination_drift=0.05, noise_sigma=1.5)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A ground-truth interval in 0-based frame indices (as decoded by OpenCV)."""
+
+    onset: int
+    apex: int
+    offset: int
+    kind: str  # micro | macro | blink
+    aus: str  # e.g. "6+12", "R14"
+    emotion: str | None
+    class3: str | None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SequenceTruth:
+    fps: float
+    n_frames: int
+    width: int
+    height: int
+    intervals: list[Interval]  # expressions (what a spotter should find)
+    blinks: list[Interval]  # distractors
+    landmarks: np.ndarray = field(repr=False)  # (n_frames, 478, 2) true landmark positions
+
+    def to_json(self) -> dict:
+        return {
+            "fps": self.fps, "n_frames": self.n_frames, "width": self.width, "height": self.height,
+            "frame_index": "0-based, as decoded by cv2.VideoCapture",
+            "intervals": [i.to_dict() for i in self.intervals],
+            "distractors": [b.to_dict() for b in self.blinks],
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class SequencePlan:
+    """Per-frame parameters of a rendering; produced by ``plan_sequence``."""
+
+    intensities: dict[str, np.ndarray]  # AU code → (n_frames,)
+    motion: np.ndarray  # (n_frames, 2, 3) canvas → frame rigid transforms
+    gain: np.ndarray  # (n_frames,) brightness factor
+    gradient: np.ndarray  # (n_frames,) left-right lighting slope (relative, across the width)
+    noise_sigma: float
+    noise_seed: int
+    truth: SequenceTruth
+
+
+def aus_text(aus: dict[str, float]) -> str:
+    return "+".join(sorted(aus, key=lambda c: (parse_code(c)[0], c)))
+
+
+def _interval(event: ExpressionEvent, fps: float, n_frames: int) -> Interval:
+    onset, apex, offset = (min(n_frames - 1, int(round(t * fps))) for t in (event.onset_s, event.apex_s, event.offset_s))
+    if event.is_blink:
+        return Interval(onset, apex, offset, "blink", aus_text(event.aus), None, None)
+    emotion, class3 = event.labels
+    return Interval(onset, apex, offset, event.kind, aus_text(event.aus), emotion, class3)
+
+
+def _drift(rng: np.random.Generator, t: np.ndarray, peak: float) -> np.ndarray:
+    """Slow smooth wander with the given peak: three random sinusoids of 0.05–0.5 Hz."""
+    if peak == 0:
+        return np.zeros_like(t)
+    freqs, phases = rng.uniform(0.05, 0.5, 3), rng.uniform(0, 2 * np.pi, 3)
+    wave = sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, phases))
+    return peak * wave / 3.0
+
+
+def _random_blinks(rng, events, duration_s, per_minute) -> list[ExpressionEvent]:
+    """Poisson blinks that stay 0.3 s clear of every expression event."""
+    blinks, t = [], 0.0
+    if per_minute <= 0:
+        return blinks
+    busy = [(e.onset_s - 0.3, e.offset_s + 0.3) for e in events]
+    while True:
+        t += rng.exponential(60.0 / per_minute)
+        if t + 0.4 >= duration_s:
+            return blinks
+        if not any(a < t + 0.4 and t < b for a, b in busy):
+            blinks.append(blink_event(rng, t))
+            busy.append((t, blinks[-1].offset_s))
+
+
+def plan_sequence(
+    face: FaceCanvas, events: Sequence[ExpressionEvent], fps: float, duration_s: float, seed: int = 0,
+    nuisances: NuisanceOptions = NuisanceOptions(),
+) -> SequencePlan:
+    """Per-frame intensities, head pose, lighting and the ground truth of a sequence (frame i at i/fps)."""
+    n = int(round(duration_s * fps))
+    if n < 1:
+        raise ValueError(f"duration {duration_s} s at {fps} fps has no frames")
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fps
+    expressions = [e for e in events if not e.is_blink]
+    blinks = [e for e in events if e.is_blink]
+    blinks += _random_blinks(rng, events, duration_s, nuisances.blinks_per_minute)
+    intensities: dict[str, np.ndarray] = {}
+    for event in expressions + blinks:
+        curve = event.profile(t)
+        for code, value in event.aus.items():
+            intensities[code] = intensities.get(code, 0.0) + value * curve
+    if BLINK_CODE in intensities:  # overlapping blinks never close the lids beyond shut
+        intensities[BLINK_CODE] = np.minimum(intensities[BLINK_CODE], 1.0)
+
+    centre = face_frame(face.landmarks).origin
+    tx, ty = (_drift(rng, t, nuisances.head_translation_px) for _ in range(2))
+    angle = np.deg2rad(_drift(rng, t, nuisances.head_rotation_deg))
+    cos, sin = np.cos(angle), np.sin(angle)
+    motion = np.empty((n, 2, 3))
+    motion[:, 0, 0], motion[:, 0, 1], motion[:, 1, 0], motion[:, 1, 1] = cos, -sin, sin, cos
+    motion[:, :, 2] = centre + np.stack([tx, ty], 1) - np.einsum("nij,j->ni", motion[:, :, :2], centre)
+    gain = 1.0 + _drift(rng, t, nuisances.illumination_drift)
+    gradient = _drift(rng, t, nuisances.illumination_drift)
+
+    moved = face.landmarks[None].astype(np.float64).repeat(n, 0)
+    for code, values in intensities.items():
+        moved += values[:, None, None] * face.landmark_shift(code)[None]
+    landmarks = (np.einsum("nij,nkj->nki", motion[:, :, :2], moved) + motion[:, None, :, 2]).astype(np.float32)
+
+    width, height = face.size
+    truth = SequenceTruth(
+        float(fps), n, width, height,
+        sorted((_interval(e, fps, n) for e in expressions), key=lambda i: i.onset),
+        sorted((_interval(b, fps, n) for b in blinks), key=lambda i: i.onset), landmarks,
+    )
+    return SequencePlan(intensities, motion, gain, gradient, nuisances.noise_sigma,
+                        int(rng.integers(2**31)), truth)
+
+
+def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
+    """BGR uint8 frames of a plan, one at a time."""
+    height, width = face.image.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    ramp = (xs[0] - width / 2) / width  # lighting gradient varies along x only
+    noise_rng = np.random.default_rng(plan.noise_seed)
+    for i in range(plan.truth.n_frames):
+        fx = np.zeros_like(xs)
+        fy = np.zeros_like(ys)
+        for code, values in plan.intensities.items():
+            if abs(values[i]) > 1e-6:
+                local = face.field(code)
+                fx[local.box] += values[i] * local.values[..., 0]
+                fy[local.box] += values[i] * local.values[..., 1]
+        inv = cv2.invertAffineTransform(plan.motion[i])
+        map_x = inv[0, 0] * xs + inv[0, 1] * ys + (inv[0, 2] - fx)
+        map_y = inv[1, 0] * xs + inv[1, 1] * ys + (inv[1, 2] - fy)
+        frame = cv2.remap(face.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        lit = plan.gain[i] != 1.0 or plan.gradient[i] != 0.0
+        if lit or plan.noise_sigma > 0:
+            img = frame.astype(np.float32)
+            if lit:
+                img *= (plan.gain[i] + plan.gradient[i] * ramp)[None, :, None]
+            if plan.noise_sigma > 0:  # luminance noise: a third of the cost of per-channel noise
+                img += plan.noise_sigma * noise_rng.standard_normal(img.shape[:2], dtype=np.float32)[..., None]
+            img += 0.5
+            frame = np.clip(img, 0, 255, out=img).astype(np.uint8)
+        yield frame
+
+
+def render_sequence(
+    face: FaceCanvas | str, events: Sequence[ExpressionEvent], fps: float, duration_s: float, seed: int = 0,
+    nuisances: NuisanceOptions = NuisanceOptions(),
+) -> tuple[list[np.ndarray], SequenceTruth]:
+    """All frames of a sequence and its ground truth. ``face`` is a canvas or a bundled photo's name
+    (placed on the default clip canvas, face ~200 px tall)."""
+    if isinstance(face, str):
+        face = face_canvas(face, CLIP_LAYOUT)
+    plan = plan_sequence(face, events, fps, duration_s, seed, nuisances)
+    return list(iter_frames(face, plan)), plan.truth

@@ -1,0 +1,209 @@
+"""Leave-one-subject-out training and evaluation of EPIR on prepared inputs.
+
+Every fold trains for the same fixed number of epochs and predicts its held-out subject with the
+model as it is after the last epoch: no epoch, checkpoint or threshold is chosen by looking at the
+test fold. The class weights of the loss come from the training folds only. Predictions are pooled
+over all folds before UF1, UAR and accuracy are computed (DESIGN.md 3.3).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from models.epir import EPIR, EPIRConfig
+from models.losses import class_weights, objective
+from models.metrics import Scores, confusion_matrix, scores
+
+LOSSES = ("ce", "ce+supcon")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The fixed training recipe, identical for every fold and for the final model."""
+
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: int = 3  # linear warm-up, then cosine decay to zero at the last epoch
+    loss: str = "ce"  # "ce" or "ce+supcon"
+    supcon_weight: float = 0.5
+    supcon_temperature: float = 0.1
+    label_smoothing: float = 0.0
+    flip: bool = True  # mirror the face: flip left-right and negate horizontal flow
+    noise: float = 0.02  # std of Gaussian noise added to the (normalised) input
+    seed: int = 0
+    threads: int = 1  # torch threads per training process
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss {self.loss!r} not in {list(LOSSES)}")
+
+
+def flip_signs(channels: tuple[str, ...]) -> torch.Tensor:
+    """Per-channel sign under a left-right mirror: horizontal flow changes sign, the rest does not.
+
+    Flipping the whole input mirrors each tile and swaps the left and right tiles of the region
+    layout, which is what a mirrored face would give.
+    """
+    return torch.tensor([-1.0 if c == "u" else 1.0 for c in channels]).view(1, -1, 1, 1)
+
+
+def augment(x: torch.Tensor, signs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    if config.flip:
+        mirror = torch.rand(x.shape[0], generator=generator) < 0.5
+        x = torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1) * signs, x)
+    if config.noise > 0:
+        x = x + config.noise * torch.randn(x.shape, generator=generator)
+    return x
+
+
+def learning_rate(config: TrainConfig, step: int, total: int, per_epoch: int) -> float:
+    warmup = config.warmup_epochs * per_epoch
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def train_model(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: TrainConfig,
+                channels: tuple[str, ...], on_epoch: Callable[[int, float], None] | None = None) -> EPIR:
+    """Train a fresh EPIR on (x, y) for exactly ``config.epochs`` epochs; returns it in eval mode."""
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = EPIR(model_config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    inputs, labels = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
+    weights = class_weights(y, model_config.num_classes)
+    signs = flip_signs(channels)
+    per_epoch = math.ceil(len(inputs) / config.batch_size)
+    total, step = config.epochs * per_epoch, 0
+    model.train()
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(inputs), generator=generator)
+        running = 0.0
+        for start in range(0, len(inputs), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(config, step, total, per_epoch)
+            logits, _, embedding = model(augment(inputs[batch], signs, config, generator))
+            loss = objective(logits, embedding, labels[batch], weights, config.loss, config.supcon_weight,
+                             config.supcon_temperature, config.label_smoothing)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            running += loss.item() * len(batch)
+            step += 1
+        if on_epoch is not None:
+            on_epoch(epoch, running / len(inputs))
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: EPIR, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, K)."""
+    model.eval()
+    out = [torch.softmax(model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], np.float32)))[0], dim=1)
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_classes), np.float32)
+
+
+@dataclass(frozen=True)
+class Fold:
+    subject: str  # the held-out subject
+    train: np.ndarray  # sample indices
+    test: np.ndarray
+
+
+def loso_folds(subjects: list[str]) -> list[Fold]:
+    """One fold per subject: that subject's samples are the test set, everyone else's the training set."""
+    subjects_arr = np.asarray(subjects)
+    return [Fold(s, np.flatnonzero(subjects_arr != s), np.flatnonzero(subjects_arr == s))
+            for s in sorted(set(subjects))]
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    subject: str
+    test: np.ndarray  # sample indices
+    probabilities: np.ndarray  # (n_test, K), from the model after the last epoch
+    train_subjects: tuple[str, ...]
+    seconds: float
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    fold: Fold
+    x: np.ndarray
+    y: np.ndarray
+    subjects: tuple[str, ...]
+    model_config: EPIRConfig
+    config: TrainConfig
+    channels: tuple[str, ...]
+
+
+def run_fold(job: FoldJob) -> FoldResult:
+    start = time.perf_counter()
+    fold = job.fold
+    model = train_model(job.x[fold.train], job.y[fold.train], job.model_config, job.config, job.channels)
+    train_subjects = tuple(sorted({job.subjects[i] for i in fold.train}))
+    return FoldResult(fold.subject, fold.test, predict(model, job.x[fold.test]), train_subjects,
+                      time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class LosoResult:
+    classes: tuple[str, ...]
+    folds: list[FoldResult]
+    truth: np.ndarray  # pooled, in sample order
+    predictions: np.ndarray
+    confusion: np.ndarray
+    scores: Scores
+    per_fold: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**self.scores.as_dict(), "confusion": self.confusion.tolist(), "folds": self.per_fold}
+
+
+def run_loso(x: np.ndarray, y: np.ndarray, subjects: list[str], classes: tuple[str, ...], model_config: EPIRConfig,
+             config: TrainConfig, channels: tuple[str, ...], workers: int = 1,
+             on_fold: Callable[[FoldResult], None] | None = None) -> LosoResult:
+    """Leave-one-subject-out over ``subjects``; folds run in ``workers`` processes when > 1."""
+    jobs = [FoldJob(f, x, y, tuple(subjects), model_config, config, channels) for f in loso_folds(subjects)]
+    results: list[FoldResult] = []
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(run_fold, job) for job in jobs]):
+                results.append(future.result())
+                if on_fold:
+                    on_fold(results[-1])
+    else:
+        for job in jobs:
+            results.append(run_fold(job))
+            if on_fold:
+                on_fold(results[-1])
+    results.sort(key=lambda r: r.subject)
+    predictions = np.empty(len(y), np.int64)
+    for r in results:
+        predictions[r.test] = r.predictions
+    matrix = confusion_matrix(y, predictions, len(classes))
+    per_fold = []
+    for r in results:
+        fold_scores = scores(confusion_matrix(y[r.test], r.predictions, len(classes)))
+        per_fold.append({"subject": r.subject, "n_test": int(len(r.test)), "n_train": int(len(y) - len(r.test)),
+                         "accuracy": fold_scores.accuracy, "uf1": fold_scores.uf1, "uar": fold_scores.uar,
+                         "seconds": round(r.seconds, 2)})
+    return LosoResult(classes, results, np.asarray(y), predictions, matrix, scores(matrix), per_fold)

@@ -1,0 +1,127 @@
+"""EPIR network: shapes, the attention map contract, LSA, token integration, DTSM and checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from app.errors import InputError
+from models.epir import EPIR, EPIRConfig, count_parameters, load_checkpoint, save_checkpoint
+from models.layers import LocalitySelfAttention
+
+TINY = EPIRConfig(
+    image_size=16, patch_size=4, dim=32, depth=3, heads=2, integration_blocks=(0, 1), keep_rate=0.5, dtsm_tokens=3, proj_dim=8
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_outputs_have_the_contract_shapes():
+    logits, attention, embedding = EPIR(TINY).eval()(torch.randn(5, 3, 16, 16))
+    assert logits.shape == (5, 3)
+    assert attention.shape == (5, *TINY.grid) == (5, 4, 4)
+    assert embedding.shape == (5, 8)
+    assert torch.allclose(embedding.norm(dim=1), torch.ones(5), atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_attention_is_a_distribution_over_the_full_grid(training):
+    model = EPIR(TINY).train(training)
+    _, attention, _ = model(torch.randn(4, 3, 16, 16))
+    assert (attention >= 0).all()
+    assert torch.allclose(attention.sum(dim=(1, 2)), torch.ones(4), atol=1e-5)
+    # Every initial patch keeps a share: fused tokens spread their attention over what they absorbed.
+    assert (attention > 0).all()
+
+
+def test_token_counts_shrink_through_integration():
+    assert TINY.token_counts() == [16, 9, 6, 6]
+    seen = []
+    model = EPIR(TINY).eval()
+    for block in model.blocks:
+        block.register_forward_hook(lambda module, inputs, output: seen.append(output[0].shape[1]))
+    model(torch.randn(2, 3, 16, 16))
+    assert seen == [17, 10, 7]  # class token included; after each block, before integration
+    assert EPIR(TINY.plain_vit()).config.token_counts() == [16, 16, 16, 16]
+
+
+def test_diagonal_attention_is_masked():
+    attn = LocalitySelfAttention(8, 2, tokens=2, mask_diagonal=True, learnable_temperature=True, attn_dropout=0.0, dropout=0.0)
+    assert torch.isinf(attn.bias.diagonal()).all() and (attn.bias.diagonal() < 0).all()
+    x = torch.randn(3, 2, 8)
+    changed = x.clone()
+    changed[:, 0] = torch.randn(3, 8)
+    # With two tokens, token 0 attends only to token 1: its own value cannot reach its output.
+    for need_cls_attn in (False, True):
+        out, _ = attn(x, need_cls_attn)
+        out_changed, cls_attn = attn(changed, need_cls_attn)
+        assert torch.allclose(out[:, 0], out_changed[:, 0], atol=1e-6)
+    assert torch.allclose(cls_attn, torch.ones(3, 1))  # all of the class token's attention goes elsewhere
+
+
+def test_export_mode_matches_the_fused_path():
+    model = EPIR(TINY).eval()
+    x = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        fused = model(x)
+        explicit = model.set_export(True)(x)
+    for a, b in zip(fused, explicit):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_gradients_reach_temperature_and_token_scorer():
+    model = EPIR(TINY).train()
+    logits, _, embedding = model(torch.randn(4, 3, 16, 16))
+    (logits.sum() + embedding.sum()).backward()
+    assert model.blocks[0].attn.log_scale.grad is not None
+    assert model.selection.scorer[1].weight.grad.abs().sum() > 0
+
+
+def test_default_configuration_fits_the_parameter_budget():
+    assert count_parameters(EPIR(EPIRConfig())) <= 2_200_000
+
+
+def test_invalid_configuration_is_refused():
+    with pytest.raises(ValueError, match="patch_size"):
+        EPIRConfig(image_size=30, patch_size=4)
+    with pytest.raises(ValueError, match="integration_blocks"):
+        EPIRConfig(integration_blocks=(5,))
+    with pytest.raises(InputError, match="depth"):
+        EPIRConfig().with_overrides(["depth=x"])
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = EPIR(TINY).eval()
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, model, ["negative", "positive", "surprise"], training={"synthetic": True})
+    loaded, checkpoint = load_checkpoint(path, expected=TINY)
+    assert checkpoint["classes"] == ["negative", "positive", "surprise"]
+    assert checkpoint["training"] == {"synthetic": True}
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(x)[0], loaded(x)[0])
+
+
+def test_checkpoint_from_another_configuration_is_a_clear_error(tmp_path):
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, EPIR(TINY), ["a", "b", "c"])
+    with pytest.raises(InputError) as error:
+        load_checkpoint(path, expected=EPIRConfig())
+    message = str(error.value)
+    assert str(path) in message and "dim: 32 != 128" in message and "depth: 3 != 6" in message
+
+
+def test_weights_that_do_not_fit_the_configuration_are_a_clear_error(tmp_path):
+    path = tmp_path / "tampered.pt"
+    save_checkpoint(path, EPIR(TINY), ["a", "b", "c"])
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["config"]["proj_dim"] = 16
+    torch.save(checkpoint, path)
+    with pytest.raises(InputError, match="wrong shape"):
+        load_checkpoint(path)
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(InputError, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")

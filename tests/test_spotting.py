@@ -1,0 +1,65 @@
+"""The spotter on videos with a known synthetic motion, decoded from real files by OpenCV."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.pipeline import EventResult, Pipeline, SpotSample
+from app.sources import open_source
+from app.spotting import SpottingOptions
+from models.synth import ExpressionEvent, NuisanceOptions, render_sequence
+from tests.conftest import write_video
+
+
+def _analyse(path) -> tuple[list, list]:
+    with open_source(path) as source, Pipeline(source.info.fps) as pipeline:
+        results = list(pipeline.run(source, live=False))
+    return ([r.event for r in results if isinstance(r, EventResult)],
+            [r for r in results if isinstance(r, SpotSample)])
+
+
+@pytest.mark.parametrize("fps", [30, 200])
+def test_a_single_region_micro_expression_is_spotted_at_its_apex(tmp_path, fps):
+    """Only the mouth corners move (AU12, ~1.5 px on the aligned crop) for 260 ms; apex within 2 frames."""
+    event = ExpressionEvent({"12": 1.0}, onset_s=1.50, apex_s=1.62, offset_s=1.76)
+    frames, truth = render_sequence("astronaut", [event], fps=fps, duration_s=3.2, seed=1,
+                                    nuisances=NuisanceOptions(noise_sigma=1.0))
+    spotted, samples = _analyse(write_video(tmp_path / "au12.avi", frames, fps))
+    true_apex = truth.intervals[0].apex
+    assert len(spotted) == 1, [(e.onset_frame, e.apex_frame, e.offset_frame) for e in spotted]
+    found = spotted[0]
+    assert abs(found.apex_frame - true_apex) <= 2
+    assert found.kind == "micro" and found.onset_frame < found.apex_frame < found.offset_frame
+    assert found.onset_time < event.apex_s < found.offset_time
+    # the signal is exposed per frame and crosses its threshold only around the event
+    above = [s.frame for s in samples if s.value > s.threshold]
+    assert above and min(above) >= truth.intervals[0].onset - 2 and max(above) <= truth.intervals[0].offset + 2
+
+
+def test_blinks_and_a_still_face_give_no_event(tmp_path):
+    blinks = [ExpressionEvent({"45": 1.0}, onset_s=t, apex_s=t + 0.08, offset_s=t + 0.22) for t in (1.0, 2.4)]
+    frames, _ = render_sequence("grace_hopper", blinks, fps=30, duration_s=3.6, seed=2,
+                                nuisances=NuisanceOptions(noise_sigma=1.0, head_translation_px=1.0))
+    spotted, samples = _analyse(write_video(tmp_path / "blinks.avi", frames, 30))
+    assert spotted == [] and samples
+
+
+def test_a_macro_expression_is_one_macro_event(tmp_path):
+    event = ExpressionEvent({"6": 3.0, "12": 3.0}, onset_s=1.7, apex_s=2.1, offset_s=3.1, hold_s=0.4)
+    frames, truth = render_sequence("astronaut", [event], fps=30, duration_s=5.0, seed=3,
+                                    nuisances=NuisanceOptions(noise_sigma=1.0))
+    spotted, _ = _analyse(write_video(tmp_path / "macro.avi", frames, 30))
+    assert len(spotted) == 1 and spotted[0].kind == "macro"
+    interval = truth.intervals[0]
+    overlap = min(spotted[0].offset_frame, interval.offset) - max(spotted[0].onset_frame, interval.onset)
+    union = max(spotted[0].offset_frame, interval.offset) - min(spotted[0].onset_frame, interval.onset)
+    assert overlap / union >= 0.5
+
+
+def test_window_lengths_are_milliseconds_converted_with_the_fps():
+    from app.spotting import Spotter
+
+    for fps in (30, 200):
+        spotter = Spotter(fps, SpottingOptions(half_windows_ms=(500.0, 1600.0), smoothing_ms=50))
+        assert spotter.ks == [round(0.5 * fps), round(1.6 * fps)]
+        assert spotter.delay_frames * 1000 / fps == pytest.approx(1600 + 25 + 60, abs=2 * 1000 / fps)

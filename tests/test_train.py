@@ -1,0 +1,131 @@
+"""Metrics by hand, LOSO folds without leaks, fixed-epoch predictions, and the train command end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from app.model_card import ModelCard
+from models.epir import EPIRConfig
+from models.losses import class_weights, supcon_loss
+from models.metrics import confusion_matrix, scores
+from models.train import TrainConfig, flip_signs, loso_folds, predict, run_loso, train_model
+
+TINY = EPIRConfig(dim=32, depth=2, heads=2, integration_blocks=(0,), dtsm_tokens=4, proj_dim=16)
+FAST = TrainConfig(epochs=2, batch_size=8, warmup_epochs=1)
+CHANNELS = ("u", "v", "strain")
+
+
+def test_scores_by_hand():
+    truth = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 0, 1, 2, 1, 1, 2, 0])
+    m = confusion_matrix(truth, pred, 3)
+    assert m.tolist() == [[2, 1, 1], [0, 2, 0], [1, 0, 1]]
+    s = scores(m)
+    # class 0: P 2/3, R 2/4 → F1 4/7; class 1: P 2/3, R 1 → 4/5; class 2: P 1/2, R 1/2 → 1/2
+    assert s.uf1 == pytest.approx((4 / 7 + 4 / 5 + 1 / 2) / 3)
+    assert s.uar == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    assert s.accuracy == pytest.approx(5 / 8)
+
+
+def test_absent_class_left_out_of_the_means():
+    s = scores(confusion_matrix(np.array([0, 1]), np.array([0, 1]), 3))
+    assert s.uf1 == 1.0 and s.uar == 1.0 and np.isnan(s.f1[2])
+
+
+def test_class_weights_from_training_labels():
+    w = class_weights(np.array([0, 0, 0, 1]), 3)
+    assert w.tolist() == pytest.approx([4 / 6, 4 / 2, 0.0])
+
+
+def test_supcon_lower_for_clustered_embeddings():
+    labels = torch.tensor([0, 0, 1, 1])
+    good = torch.nn.functional.normalize(torch.tensor([[1.0, 0], [1, 0.1], [0, 1], [0.1, 1]]), dim=1)
+    bad = good[[0, 2, 1, 3]]
+    assert supcon_loss(good, labels) < supcon_loss(bad, labels)
+
+
+def test_flip_negates_horizontal_flow_only():
+    assert flip_signs(CHANNELS).flatten().tolist() == [-1.0, 1.0, 1.0]
+
+
+def test_loso_never_leaks_the_test_subject():
+    subjects = ["a", "a", "b", "c", "c", "c"]
+    folds = loso_folds(subjects)
+    assert [f.subject for f in folds] == ["a", "b", "c"]
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(6))
+    for f in folds:
+        assert all(subjects[i] == f.subject for i in f.test)
+        assert all(subjects[i] != f.subject for i in f.train)
+
+
+def separable(n_per_class: int = 4, subjects: int = 3, seed: int = 0):
+    """Inputs whose class is the sign/location of a blob of flow, per subject."""
+    rng = np.random.default_rng(seed)
+    x, y, who = [], [], []
+    for s in range(subjects):
+        for k in range(3):
+            for _ in range(n_per_class):
+                t = rng.normal(0, 0.05, (3, 28, 28)).astype(np.float32)
+                t[k, 4:12, 4:12] += 1.0
+                x.append(t)
+                y.append(k)
+                who.append(f"S{s}")
+    return np.stack(x), np.array(y), who
+
+
+def test_fold_predictions_come_from_the_model_after_the_last_epoch():
+    x, y, who = separable()
+    result = run_loso(x, y, who, ("negative", "positive", "surprise"), TINY, FAST, CHANNELS)
+    for fold in result.folds:
+        assert fold.subject not in fold.train_subjects
+    # retrain the first fold from scratch with the same recipe: same weights, same test predictions
+    first = loso_folds(who)[0]
+    model = train_model(x[first.train], y[first.train], TINY, FAST, CHANNELS)
+    assert np.allclose(predict(model, x[first.test]), result.folds[0].probabilities, atol=1e-5)
+    assert result.confusion.sum() == len(y)
+    assert set(result.as_dict()) >= {"uf1", "uar", "accuracy", "confusion", "folds"}
+
+
+def test_parallel_folds_match_serial():
+    x, y, who = separable(n_per_class=2)
+    classes = ("negative", "positive", "surprise")
+    serial = run_loso(x, y, who, classes, TINY, FAST, CHANNELS)
+    parallel = run_loso(x, y, who, classes, TINY, FAST, CHANNELS, workers=2)
+    assert np.array_equal(serial.predictions, parallel.predictions)
+
+
+def test_train_command_writes_metrics_plot_checkpoint_and_onnx(tmp_path):
+    from app.cli import main as cli_main
+    from test_datasets import make_synthetic
+
+    root = make_synthetic(tmp_path / "synth", subjects=3, per_class=1)
+    run = tmp_path / "run"
+    config = {"model": {"dim": 32, "depth": 2, "heads": 2, "integration_blocks": [0], "dtsm_tokens": 4, "proj_dim": 16},
+              "train": {"warmup_epochs": 1}}
+    code = cli_main(["train", "--dataset", "synthetic", "--root", str(root), "--protocol", "loso", "--out", str(run),
+                     "--epochs", "2", "--batch-size", "4", "--loss", "ce+supcon", "--cache", str(tmp_path / "cache"),
+                     "--config-json", json.dumps(config)])
+    assert code == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"uf1", "uar", "accuracy", "confusion", "folds", "classes", "wall_seconds"} <= set(metrics)
+    assert len(metrics["folds"]) == 3 and np.array(metrics["confusion"]).sum() == 9
+    assert metrics["synthetic"] is True and metrics["config"]["epochs"] == 2
+    assert (run / "confusion.png").stat().st_size > 0 and (run / "final.pt").exists()
+    proto = onnx.load(str(run / "model.onnx"))
+    card = ModelCard.from_metadata({p.key: p.value for p in proto.metadata_props}, "model.onnx")
+    assert card.classes == ("negative", "positive", "surprise") and card.synthetic
+    assert card.training["dataset"] == "synthetic" and card.training["protocol"] == "loso"
+    assert card.metrics["uf1"] == pytest.approx(metrics["uf1"])
+    assert card.input.height == 28 and "synthetic" in card.honesty_note
+
+
+def test_train_command_bad_root(tmp_path, capsys):
+    from app.cli import main as cli_main
+
+    code = cli_main(["train", "--dataset", "casme2", "--root", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert code == 2 and "CASME2-coding" in capsys.readouterr().err
