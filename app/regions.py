@@ -17,7 +17,6 @@ EYE_RIGHT_CORNERS = (362, 263)  # image-right eye: inner, outer corner
 # Eye-aspect-ratio points: (corner_a, corner_b, (upper, lower) pairs...)
 EAR_LEFT = (33, 133, ((160, 144), (159, 145), (158, 153)))
 EAR_RIGHT = (362, 263, ((385, 380), (386, 374), (387, 373)))
-NOSE_TIP = 1
 
 
 @dataclass(frozen=True)

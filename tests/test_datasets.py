@@ -200,3 +200,11 @@ def test_prepare_runs_the_runtime_preprocessing_caches_and_reports_faceless(tmp_
     assert float(again.tensors[0, 0, 0, 0]) == 7 and len(again.failed) == 1
     other = cache_path(ds.samples[0], InputSpec(flow_method="dis"), tmp_path / "cache")
     assert other != path
+
+
+def test_clip_folders_not_matching_the_sheet(tmp_path):
+    make_casme2(tmp_path)
+    for sub in ("sub01", "sub02"):
+        (tmp_path / "Cropped" / sub).rename(tmp_path / "Cropped" / f"{sub}_renamed")
+    with pytest.raises(InputError, match="no annotated clip has its frames .*sub0"):
+        load_dataset("casme2", tmp_path)

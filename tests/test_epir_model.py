@@ -111,7 +111,7 @@ def test_checkpoint_from_another_configuration_is_a_clear_error(tmp_path):
     with pytest.raises(InputError) as error:
         load_checkpoint(path, expected=EPIRConfig())
     message = str(error.value)
-    assert str(path) in message and "dim: 32 != 128" in message and "depth: 3 != 6" in message
+    assert str(path) in message and "dim: 32 != 96" in message and "depth: 3 != 6" in message
 
 
 def test_weights_that_do_not_fit_the_configuration_are_a_clear_error(tmp_path):

@@ -16,16 +16,20 @@ def test_live_mode_drops_stale_frames_and_stops_cleanly(tmp_path):
     clip = write_video(tmp_path / "fast.avi", frames, 200)  # 200 fps: faster than the face tracker here
     source = RealTimeSource(FileSource(clip))
     stop = threading.Event()
-    seen, lags = [], []
+    seen, lags, costs = [], [], []
     with source, Pipeline(source.info.fps) as pipeline:
         started = time.monotonic()
         for result in pipeline.run(source, stop=stop):
             if isinstance(result, FrameResult):
                 seen.append(result.frame.index)
                 lags.append((time.monotonic() - started) - result.frame.timestamp)
+                costs.append(sum(result.timings_ms.values()) / 1000)
         stats = pipeline.stats
     assert stats.dropped > 0 and stats.processed + stats.dropped <= 300
     assert seen == sorted(seen) and len(seen) == stats.processed
-    assert max(lags[len(lags) // 2:]) < 0.5  # no backlog builds up: frames are at most moments old
+    # No backlog: a frame waits at most for the one being analysed, so its age stays within about two
+    # analysis times however long the run, instead of growing with every frame.
+    worst = max(costs)
+    assert all(lag < 2 * worst + 0.15 for lag in lags[1:]), (lags, costs)
     assert stop.is_set()
     assert not [t for t in threading.enumerate() if t.name == "epir-capture"]

@@ -101,7 +101,7 @@ def test_parallel_folds_match_serial():
 
 def test_train_command_writes_metrics_plot_checkpoint_and_onnx(tmp_path):
     from app.cli import main as cli_main
-    from test_datasets import make_synthetic
+    from tests.test_datasets import make_synthetic
 
     root = make_synthetic(tmp_path / "synth", subjects=3, per_class=1)
     run = tmp_path / "run"

@@ -185,7 +185,9 @@ class AnalysisStore:
         return [(e, a) for e in self.events if (a := e.opacity(now)) > 0]
 
     def frame_rows(self) -> list[FrameRow]:
-        """Per-frame rows for ``frames.csv``, as ``analyze`` writes them (recorded videos)."""
+        """Per-frame rows for ``frames.csv``, as ``analyze`` writes them (recorded videos; live keeps none)."""
+        if self.live:
+            return []
         rows = []
         for f in self.frames:
             s = self._signal.get(f.index)

@@ -25,7 +25,8 @@ from app.gui.records import LIVE_EVENTS, AnalysisStore, Batch, FrameRecord
 from app.gui.settings import AppSettings, SettingsDialog, load_settings, save_settings
 from app.gui.timeline import Timeline
 from app.gui.video_view import VideoView
-from app.gui.workers import AnalysisRequest, AnalysisWorker, PlayerWorker, Task
+from app.gui.player import ReviewPlayer
+from app.gui.workers import AnalysisRequest, AnalysisWorker, Task
 from app.pipeline import PipelineOptions
 from app.sources import CameraSource, FileSource, RealTimeSource, SourceInfo, list_cameras, open_source
 from app.spotting import SpottingOptions
@@ -51,15 +52,11 @@ class MainWindow(QMainWindow):
         self.source_path: str | None = None
         self.store: AnalysisStore | None = None
         self.analysis: AnalysisWorker | None = None
-        self.player: PlayerWorker | None = None
+        self.player: ReviewPlayer | None = None  # review only
         self.tasks: set[Task] = set()
         self._after_model: list = []  # analyses waiting for the model to load
-        self.position = -1  # review: frame shown (or asked for)
-        self.playing = False
-        self.speed = 1.0
-        self._replay_until: int | None = None
-        self._awaiting_frame = False
         self._timeline_dirty = False
+        self._latest_time: float | None = None  # live: source time of the newest frame shown
         self._build()
         self._apply_overlays()
         self.load_model()
@@ -88,7 +85,7 @@ class MainWindow(QMainWindow):
         for s in SPEEDS:
             self.speed_box.addItem(f"{s:g}×", s)
         self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed_box.currentIndexChanged.connect(lambda i: self.set_speed(SPEEDS[i]))
+        self.speed_box.currentIndexChanged.connect(self._set_speed)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.sliderMoved.connect(self.seek)
         self.time_label = QLabel("—")
@@ -122,8 +119,6 @@ class MainWindow(QMainWindow):
         main.setSizes([680, 200])
         self.setCentralWidget(main)
 
-        self.play_timer = QTimer(self)
-        self.play_timer.timeout.connect(self._tick)
         self.timeline_timer = QTimer(self)
         self.timeline_timer.timeout.connect(self._refresh_timeline)
         self.timeline_timer.start(100)
@@ -137,7 +132,7 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ApplicationShortcut)
+            action.setShortcutContext(Qt.WindowShortcut)  # not in dialogs: arrows edit there
         if tip:
             action.setToolTip(tip)
         self.addAction(action)
@@ -363,18 +358,19 @@ class MainWindow(QMainWindow):
         self.events_panel.reset(LIVE_EVENTS if live else None)
         self.evidence.clear()
         self.view.clear("Analysing…")
-        self.position, self.playing, self._replay_until, self._awaiting_frame = -1, False, None, False
-        self.play_timer.stop()
+        self._latest_time = None
         self.progress.setVisible(not live)
         self.progress.setRange(0, info.frame_count or 0)
         self.progress.setValue(0)
         self.slider.setRange(0, max((info.frame_count or 1) - 1, 0))
         self._set_transport_enabled(not live)
         if not live:
-            self.player = PlayerWorker(self.source_path, self)
+            self.player = ReviewPlayer(self.source_path, info.fps, self)
             self.player.frame_ready.connect(self._frame_decoded)
+            self.player.moved.connect(self._player_moved)
+            self.player.changed.connect(self._player_changed)
             self.player.failed.connect(self._player_failed)
-            self.player.start()
+            self._player_changed()
 
     @Slot(object)
     def _results(self, batch: Batch) -> None:
@@ -394,12 +390,13 @@ class MainWindow(QMainWindow):
             shown = self.analysis.frames.take()
             if shown is not None:
                 rec = shown.record
-                self.view.arrived = shown.arrived
-                self.view.show_frame(shown.image, rec.index, rec, store.visible_events(rec.timestamp),
-                                     self._state(rec, store.candidate(), store.visible_events(rec.timestamp)))
+                visible = store.visible_events(rec.timestamp)
+                self.view.show_frame(shown.image, rec.index, rec, visible, self._state(rec, store.candidate(), visible))
                 self._latest_time = rec.timestamp
-        elif self.position < 0 and store.frames:
-            self.seek(0)
+        elif self.player is not None:
+            self.player.set_reachable(len(store.frames), batch.progress.done)
+            if self.player.position < 0 and store.frames:
+                self.player.seek(0)
 
     def _show_progress(self, batch: Batch) -> None:
         p = batch.progress
@@ -435,91 +432,59 @@ class MainWindow(QMainWindow):
         player, self.player = self.player, None
         if player is not None:
             player.stop()
-            player.wait()
 
     # ---------------------------------------------------------------- review player
 
     def _set_transport_enabled(self, enabled: bool) -> None:
+        """The player's controls exist only for recordings (hidden while live)."""
         self.transport.setEnabled(enabled)
+        self.transport.setVisible(enabled or self.mode == "idle")
 
-    @property
-    def analysed(self) -> int:
-        """Frames of the recording that can be shown (analysed so far)."""
-        return len(self.store.frames) if self.store is not None and self.mode == "review" else 0
+    def toggle_play(self) -> None:
+        if self.player is not None:
+            self.player.toggle()
+
+    def step(self, delta: int) -> None:
+        if self.player is not None:
+            self.player.step(delta)
 
     def seek(self, index: int) -> None:
-        if self.mode != "review" or self.player is None or not self.analysed:
-            return
-        self.position = max(0, min(int(index), self.analysed - 1))
-        self._awaiting_frame = True
-        self.player.request(self.position)
-        rec = self.store.record(self.position)
-        self.timeline.set_playhead(rec.timestamp)
-        if not self.slider.isSliderDown():
-            self.slider.setValue(self.position)
-        total = self.source_info.frame_count / self.source_info.fps if self.source_info.frame_count else 0
-        self.time_label.setText(f"{rec.timestamp:6.2f} / {total:.2f} s   frame {self.position}")
+        if self.player is not None:
+            self.player.seek(index)
 
     @Slot(float)
     def seek_time(self, seconds: float) -> None:
-        if self.mode == "review" and self.store is not None:
-            self.seek(self.store.index_at(seconds))
+        if self.player is not None:
+            self.player.seek(self.store.index_at(seconds))
 
-    def step(self, delta: int) -> None:
-        self.pause()
-        self.seek(self.position + delta)
+    @Slot(int)
+    def _player_moved(self, index: int) -> None:
+        rec = self.store.record(index)
+        self.timeline.set_playhead(rec.timestamp)
+        if not self.slider.isSliderDown():
+            self.slider.setValue(index)
+        info = self.source_info
+        total = info.frame_count / info.fps if info.frame_count else 0
+        self.time_label.setText(f"{rec.timestamp:6.2f} / {total:.2f} s   frame {index}")
 
-    def toggle_play(self) -> None:
-        if self.playing:
-            self.pause()
-        else:
-            self.play()
-
-    def play(self) -> None:
-        if self.mode != "review" or not self.analysed:
+    @Slot()
+    def _player_changed(self) -> None:
+        player = self.player
+        if player is None:
             return
-        if self.position >= self.analysed - 1 and self.store.progress.done:
-            self.seek(0)
-        self.playing = True
-        self.play_button.setIcon(self.style().standardIcon(QStyle.SP_MediaPause))
-        self._restart_play_timer()
+        icon = QStyle.SP_MediaPause if player.playing else QStyle.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
+        self.speed_box.blockSignals(True)
+        self.speed_box.setCurrentIndex(SPEEDS.index(player.speed))
+        self.speed_box.blockSignals(False)
 
-    def pause(self) -> None:
-        self.playing = False
-        self._replay_until = None
-        self.play_timer.stop()
-        self.play_button.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
-
-    def set_speed(self, speed: float) -> None:
-        self.speed = speed
-        if self.speed_box.currentData() != speed:
-            self.speed_box.setCurrentIndex(SPEEDS.index(speed))
-        self._restart_play_timer()
-
-    def _restart_play_timer(self) -> None:
-        if self.playing and self.source_info is not None:
-            self.play_timer.start(max(1, round(1000.0 / (self.source_info.fps * self.speed))))
-
-    def _tick(self) -> None:
-        if self._awaiting_frame:
-            return  # decoding is slower than the playback rate: skip a tick rather than queue
-        if self._replay_until is not None and self.position >= self._replay_until:
-            self.pause()
-            self.set_speed(1.0)
-            return
-        if self.position + 1 >= self.analysed:
-            if self.store.progress.done:
-                self.pause()
-            return  # wait for the analysis to catch up
-        self.seek(self.position + 1)
+    def _set_speed(self, index: int) -> None:
+        if self.player is not None:
+            self.player.set_speed(SPEEDS[index])
 
     @Slot(int, QImage)
     def _frame_decoded(self, index: int, image: QImage) -> None:
-        if self.sender() is not self.player or self.store is None:
-            return
-        if index == self.position:
-            self._awaiting_frame = False
-        if image.isNull():  # past the decodable end: keep the last picture
+        if self.sender() is not self.player or image.isNull():  # null: past the decodable end
             return
         rec = self.store.record(index)
         visible = self.store.visible_events(rec.timestamp) if rec else []
@@ -539,25 +504,20 @@ class MainWindow(QMainWindow):
     def select_event(self, view) -> None:
         """Show the event's evidence; in a recording, go to its onset and replay it slowly."""
         self.evidence.show_event(view, self.view.honesty)
-        if self.mode != "review":
-            return
-        e = view.event
-        self.pause()
-        self.seek(e.onset_frame)
-        self.set_speed(REPLAY_SPEED)
-        self.play()
-        self._replay_until = self.store.index_at(e.offset_time + REPLAY_TAIL_S)
+        if self.player is not None:
+            e = view.event
+            self.player.replay(e.onset_frame, self.store.index_at(e.offset_time + REPLAY_TAIL_S), REPLAY_SPEED)
 
     # ---------------------------------------------------------------- marks, export, window
 
     def mark(self) -> None:
         if self.store is None:
             return
-        if self.mode == "review":
-            rec = self.store.record(self.position)
+        if self.player is not None:
+            rec = self.store.record(self.player.position)
             seconds = rec.timestamp if rec else None
         else:
-            seconds = getattr(self, "_latest_time", None)
+            seconds = self._latest_time
         if seconds is None:
             return
         self.store.marks.append(seconds)
@@ -570,7 +530,7 @@ class MainWindow(QMainWindow):
         if self._timeline_dirty:
             self.timeline.set_signal(*self.store.signal_arrays())
             self._timeline_dirty = False
-        if self.mode == "live" and hasattr(self, "_latest_time"):
+        if self.mode == "live" and self._latest_time is not None:
             self.timeline.follow(self._latest_time)
 
     def choose_export(self) -> None:
@@ -626,7 +586,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         """Stop and join every thread before the window goes."""
-        self.play_timer.stop()
         self.timeline_timer.stop()
         self._after_model.clear()
         self.stop_analysis()

@@ -58,7 +58,6 @@ class Task(QThread):
 class ShownFrame:
     image: QImage
     record: FrameRecord
-    arrived: float  # perf_counter() when the analysis thread finished the frame
 
 
 class Mailbox:
@@ -130,7 +129,7 @@ class AnalysisWorker(QThread):
                 finished.append(time.perf_counter())
                 latency = record.latency_ms if not latency else 0.9 * latency + 0.1 * record.latency_ms
                 if live:
-                    self.frames.put(ShownFrame(bgr_image(result.frame.image), record, finished[-1]))
+                    self.frames.put(ShownFrame(bgr_image(result.frame.image), record))
             elif isinstance(result, SpotSample):
                 batch.samples.append(result)
             elif isinstance(result, EventResult):

@@ -1,7 +1,8 @@
 """Model inputs for dataset samples, computed with the runtime's own preprocessing and cached on disk.
 
 The path of a cached input encodes what determines it: the InputSpec (hashed), the dataset, subject,
-clip, onset and apex frames. A sample whose face cannot be found is cached as a failure with its
+clip, onset and apex frame numbers, and a fingerprint of the two frame files (path, size, mtime), so a
+re-rendered or moved dataset is never served stale inputs. A sample whose face cannot be found is cached as a failure with its
 reason, and reported every time rather than silently dropped.
 """
 
@@ -40,8 +41,16 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
+def _fingerprint(sample: Sample) -> str:
+    parts = []
+    for path in (sample.onset_path, sample.apex_path):
+        stat = path.stat()
+        parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
+
+
 def cache_path(sample: Sample, spec: InputSpec, cache_dir: Path) -> Path:
-    name = f"{_safe(sample.clip)}_{sample.onset}_{sample.apex}.npy"
+    name = f"{_safe(sample.clip)}_{sample.onset}_{sample.apex}_{_fingerprint(sample)}.npy"
     return Path(cache_dir) / spec_hash(spec) / _safe(sample.dataset) / _safe(sample.subject) / name
 
 

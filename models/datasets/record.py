@@ -133,7 +133,7 @@ class SampleCollector:
         self.classes = classes
         self.samples: list[Sample] = []
         self.excluded: list[str] = []
-        self._missing_folders = 0
+        self._no_frames: list[str] = []
 
     def add(self, subject: str, clip: str, folder: Path, onset: int | None, apex: int | None,
             offset: int | None, emotion: str, aus: str = "", label: str | None = None) -> None:
@@ -143,11 +143,12 @@ class SampleCollector:
         if label not in self.classes:
             self.excluded.append(f"{sample_id}: emotion {emotion!r} is not in the {len(self.classes)}-class protocol")
             return
-        if not folder.is_dir():
-            self._missing_folders += 1
-            self.excluded.append(f"{sample_id}: frame folder {folder} not found")
+        try:
+            frames = list_frames(folder)
+        except InputError as exc:  # folder missing or without frames
+            self.excluded.append(f"{sample_id}: {exc}")
+            self._no_frames.append(self.excluded[-1])
             return
-        frames = list_frames(folder)
         if onset is None:
             self.excluded.append(f"{sample_id}: no onset frame annotated")
             return
@@ -163,8 +164,7 @@ class SampleCollector:
 
     def result(self, where: Path) -> DatasetSamples:
         if not self.samples:
-            if self._missing_folders:
-                raise InputError(where, f"none of the annotated clips' frame folders were found "
-                                        f"(first: {self.excluded[0]})")
+            if self._no_frames:
+                raise InputError(where, f"no annotated clip has its frames (first: {self._no_frames[0]})")
             raise InputError(where, "no usable samples found")
         return DatasetSamples(self.dataset, self.classes, self.samples, self.excluded)
