@@ -40,5 +40,9 @@ bench: setup
 demo: setup-dev
 	$(PY) main.py make-demo
 
+## Screenshots of the app under Xvfb (Debian: xvfb and Qt's xcb libraries, see README).
+screenshots: setup-dev
+	$(PY) scripts/screenshots.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache out

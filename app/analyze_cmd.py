@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from dataclasses import asdict
@@ -11,9 +12,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
-from app.events import Event, FrameRow, ResultWriter
+from app.events import Event, ResultWriter
 from app.model_card import FLOW_METHODS
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
+from app.sessions.analysis import record_analysis
 from app.sources import FileSource, open_source
 from app.spotting import SpotSample, SpottingOptions
 
@@ -27,6 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30)")
     parser.add_argument("--sensitivity", type=float, default=SpottingOptions.sensitivity,
                         help="spotting threshold in robust standard deviations above baseline")
+    parser.add_argument("--library", type=Path, help="also save the analysis as a session in this library folder")
+    parser.add_argument("--label", help="the session's label in the library (default: the file name)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -67,15 +71,18 @@ def main(args: argparse.Namespace) -> int:
     }
     classes = classifier.card.classes if classifier else ()
     writer = ResultWriter(args.out, header, classes)
+    recorder = record_analysis(args.library, args.label, info, options, classifier) if args.library else None
     started = time.perf_counter()
-    with source, Pipeline(info.fps, options, classifier) as pipeline:
+    with source, Pipeline(info.fps, options, classifier) as pipeline, recorder or contextlib.nullcontext():
         keep = pipeline.spotter.delay_frames + 2
         bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr,
                    dynamic_ncols=True)
         try:
             for result in pipeline.run(source, live=False):
+                if recorder is not None:
+                    recorder.feed(result)
                 if isinstance(result, FrameResult):
-                    writer.add_frame(_frame_row(result), keep)
+                    writer.add_frame(result.row(), keep)
                     bar.update(1)
                 elif isinstance(result, SpotSample):
                     writer.add_signal(result.frame, result.value, result.threshold)
@@ -97,16 +104,11 @@ def main(args: argparse.Namespace) -> int:
     print(summary_table(writer.events, classifier.card.honesty_note if classifier else None))
     print(f"{stats.processed} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); "
           f"{stats.events} events; written to {args.out}/")
+    if recorder is not None:
+        print(f"saved as session {recorder.session_id} in the library {args.library}")
     if stats.processed and stats.no_face == stats.processed:
         say(f"note: {info.name}: no face found in any frame")
     return 0
-
-
-def _frame_row(result: FrameResult) -> FrameRow:
-    face = result.face
-    pose = (result.pose.pitch, result.pose.yaw, result.pose.roll) if result.pose else None
-    return FrameRow(result.frame.index, result.frame.timestamp, 0, face.confidence if face else 0.0,
-                    face is not None, pose, result.ear)
 
 
 def _event_line(event: Event) -> str:

@@ -18,6 +18,8 @@ from app.native import silence_native_stderr
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("app.analyze_cmd", "analyse a recorded video or a folder of frames"),
     "bench": ("app.bench_cmd", "measure the per-frame cost of each pipeline stage"),
+    "sessions": ("app.sessions.sessions_cmd", "list, search or delete saved sessions; show the library folder"),
+    "report": ("app.sessions.report_cmd", "write a saved session's report (HTML; PDF where a converter is installed)"),
     "synth": ("models.synth.cli", "render the synthetic micro-expression benchmark"),
     "make-demo": ("models.synth.demo", "render the bundled demo clip (assets/demo.mp4)"),
     "train": ("models.train_cmd", "train EPIR with leave-one-subject-out evaluation"),

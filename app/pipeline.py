@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from app.align import AlignedFace, AlignmentTemplate, align_face
 from app.classifier import Classification, Classifier
-from app.events import Event
+from app.events import Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
 from app.pose import HeadPose, estimate_head_pose
 from app.regions import eye_aspect_ratio
@@ -42,6 +42,12 @@ class FrameResult:
     pose: HeadPose | None
     ear: float | None
     timings_ms: dict[str, float]
+
+    def row(self) -> FrameRow:
+        """The per-frame record (a row of frames.csv; its spotting signal is filled in later)."""
+        face, pose = self.face, self.pose
+        return FrameRow(self.frame.index, self.frame.timestamp, 0, face.confidence if face else 0.0,
+                        face is not None, (pose.pitch, pose.yaw, pose.roll) if pose else None, self.ear)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class Pipeline:
         self.template = self.spec.template() if self.spec else AlignmentTemplate()
         self.tracker = FaceTracker(FaceTrackerOptions(mode=RunningMode.VIDEO, max_faces=self.options.max_faces))
         self.spotter = Spotter(fps, self.options.spotting)
-        keep = self.spotter.max_event + 2 * self.spotter.delay_frames + 8
+        keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
         self._faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
         self._next_event_id = 1
         self.stats = PipelineStats()
@@ -161,6 +167,7 @@ class Pipeline:
             yield from self.finish()
         finally:
             stop.set()
+            frames.close()
 
 
 def _ms(t0: float) -> float:
@@ -201,8 +208,11 @@ def _latest_frames(source: VideoSource, stop: threading.Event, stats: PipelineSt
     thread = threading.Thread(target=capture, name="epir-capture", daemon=True)
     thread.start()
     try:
-        while True:
-            item = slot.get()
+        while not stop.is_set():
+            try:  # a timeout, so that a camera that hangs in grab() cannot keep us from stopping
+                item = slot.get(timeout=0.2)
+            except queue.Empty:
+                continue
             if item is _END:
                 return
             if isinstance(item, BaseException):

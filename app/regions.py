@@ -26,7 +26,9 @@ class Region:
     name: str
     landmarks: tuple[int, ...]
     size: float  # side as a fraction of the crop side
-    near_eyes: bool = False  # motion here is muted while the eyes blink (lids pull lashes and brows)
+    # How a blink shows here: "lid" regions are muted while the eyes blink; "brow" regions too, unless
+    # they move more than the lids (then the brow is acting, not being pulled by the lids).
+    blink: str = ""
 
     def box(self, crop_landmarks: np.ndarray, crop_size: int) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) integer box clipped to the crop."""
@@ -41,10 +43,10 @@ class Region:
 
 # Where micro-expressions move the face (AU-bearing regions), for spotting.
 SPOTTING_REGIONS: tuple[Region, ...] = (
-    Region("brow_left", (70, 63, 105, 66, 107), 0.16, near_eyes=True),
-    Region("brow_right", (300, 293, 334, 296, 336), 0.16, near_eyes=True),
-    Region("eye_left", (33, 133, 159, 145), 0.14, near_eyes=True),
-    Region("eye_right", (362, 263, 386, 374), 0.14, near_eyes=True),
+    Region("brow_left", (70, 63, 105, 66, 107), 0.16, blink="brow"),
+    Region("brow_right", (300, 293, 334, 296, 336), 0.16, blink="brow"),
+    Region("eye_left", (33, 133, 159, 145), 0.14, blink="lid"),
+    Region("eye_right", (362, 263, 386, 374), 0.14, blink="lid"),
     Region("cheek_left", (205, 50), 0.14),
     Region("cheek_right", (425, 280), 0.14),
     Region("nose_wing_left", (129, 98), 0.12),

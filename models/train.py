@@ -29,7 +29,7 @@ LOSSES = ("ce", "ce+supcon")
 class TrainConfig:
     """The fixed training recipe, identical for every fold and for the final model."""
 
-    epochs: int = 40
+    epochs: int = 20
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.05
@@ -41,7 +41,7 @@ class TrainConfig:
     flip: bool = True  # mirror the face: flip left-right and negate horizontal flow
     noise: float = 0.02  # std of Gaussian noise added to the (normalised) input
     seed: int = 0
-    threads: int = 1  # torch threads per training process
+    threads: int = 1  # torch threads per training process (the train command: cores / workers)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -26,8 +27,8 @@ from models.datasets.cache import DEFAULT_CACHE, prepare
 from models.train import LOSSES, TrainConfig, run_loso, train_model
 
 SYNTHETIC_CAVEAT = "trained on synthetic data; not validated on real micro-expression data"
-# command-line flag → TrainConfig field; a flag given on the command line wins over --config-json
-FLAGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "seed": "seed", "loss": "loss"}
+# TrainConfig fields with their own flag; a flag given on the command line wins over --config-json
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "loss")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +69,8 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, TrainConfig, InputSpec
 
     values = read_config_json(args.config_json)
     train_values = dict(values.get("train", {}))
-    train_values.update({field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None})
+    train_values.update({name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None})
+    train_values.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, args.workers)))
     known = {f.name for f in fields(TrainConfig)}
     if set(train_values) - known:
         raise InputError("--config-json", f"unknown train options {sorted(set(train_values) - known)}")

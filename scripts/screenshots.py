@@ -98,7 +98,7 @@ def shoot(args: argparse.Namespace) -> int:
     window.apply_settings(window.settings.__class__(**{**window.settings.__dict__, "show_landmarks": True}))
 
     window.start_demo()  # live: wait for an event drawn on the face, a moment after it was spotted
-    if not wait(lambda: window.view.events and window.view.events[-1][1] < 0.9, 90):
+    if not wait(lambda: window.view.events and window.view.events[-1][1] > 0.95, 90):
         print("warning: no event appeared in live mode", file=sys.stderr)
     save(window, "live.png")
 
@@ -111,7 +111,7 @@ def shoot(args: argparse.Namespace) -> int:
         window.events_panel.selectRow(best)
         apex = window.events_panel.views[best].event.apex_frame
         wait(lambda: window.view.index >= apex, 10)
-        window.pause()
+        window.player.pause()
     save(window, "review.png")
 
     dialog = SettingsDialog(window.settings, window.cameras, window)

@@ -112,7 +112,7 @@ def _use_model(qtbot, win: MainWindow, model: Path | None, provider: str = "auto
     if model is None:
         return
     win.apply_settings(replace(win.settings, model_path=str(model), provider=provider))
-    qtbot.waitUntil(lambda: win.classifier is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: win.classifier is not None and win.classifier.path == Path(model), timeout=10_000)
 
 
 def _analyse(qtbot, win: MainWindow, clip: Path) -> None:

@@ -32,8 +32,8 @@ print('ok')
 
 
 def test_runtime_modules_import_without_pyside6_and_torch():
-    modules = [f"app.{m.name}" for m in pkgutil.iter_modules(app.__path__) if m.name != "gui"]
-    assert {"app.pipeline", "app.classifier", "app.analyze_cmd"} <= set(modules)
+    modules = [m.name for m in pkgutil.walk_packages(app.__path__, "app.") if not m.name.startswith("app.gui")]
+    assert {"app.pipeline", "app.classifier", "app.analyze_cmd", "app.sessions.recorder"} <= set(modules)
     done = subprocess.run([sys.executable, "-c", PROBE, "app", *modules], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]

@@ -53,9 +53,12 @@ class EventsPanel(QTableWidget):
                 item.setTextAlignment(Qt.AlignVCenter | (Qt.AlignLeft if col in (3, 4) else Qt.AlignRight))
             self.setItem(row, col, item)
         self.views.append(view)
-        if self.max_rows is not None and len(self.views) > self.max_rows:
-            self.removeRow(0)
-            self.views.pop(0)
+        if self.max_rows is not None:  # live: bounded, newest in view unless the user picked one
+            if len(self.views) > self.max_rows:
+                self.removeRow(0)
+                self.views.pop(0)
+            if not self.selectionModel().hasSelection():
+                self.scrollToBottom()
 
     def _selected(self) -> None:
         rows = self.selectionModel().selectedRows()

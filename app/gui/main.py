@@ -21,10 +21,8 @@ def create_application(argv: list[str]):
     os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     from PySide6.QtWidgets import QApplication
 
-    from app.gui.compat import guard_singleton_refcounts
     from app.gui.theme import apply_dark_theme
 
-    guard_singleton_refcounts()
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("EPIR Live")
     app.setOrganizationName("EPIR Live")

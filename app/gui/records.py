@@ -21,9 +21,10 @@ from app.model_input import onset_apex_flow
 from app.pipeline import EventResult, FrameResult
 from app.spotting import SpotSample
 
-FADE_S = 4.0  # a classified event stays on the face this long after its offset
+HOLD_S = 2.0  # an event stays on the face this long after it is shown...
+FADE_S = 2.0  # ...then fades out over this long
 LIVE_SIGNAL_S = 60.0  # live timeline history
-LIVE_EVENTS = 200  # live events kept in the list
+LIVE_EVENTS = 100  # live events kept in the list (about 0.25 MB each with their pictures)
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,12 @@ class EventView:
     attention: np.ndarray | None  # (S, S, 3) attention over the crop, None without a model
     heat: np.ndarray | None  # (S, S, 4) RGBA heat map drawn on the face in the video
     thumbnail: np.ndarray  # (T, T, 3) apex crop
+    shown_at: float  # source time from which it is drawn at full strength
 
     @classmethod
-    def from_result(cls, result: EventResult, spec: InputSpec) -> "EventView":
+    def from_result(cls, result: EventResult, spec: InputSpec, now: float | None = None) -> "EventView":
+        """``now``: live, the source time when the event was found (spotting reports it seconds after its
+        offset; the fade starts when the user first sees it). Recordings: None, drawn from its offset."""
         c = result.classification
         flow = c.model_input.flow if c else onset_apex_flow(result.onset_face, result.apex_face, spec)
         crop = _grey_rgb(result.onset_face)
@@ -81,14 +85,15 @@ class EventView:
             attention = cv2.addWeighted(crop, 0.35, coloured, 0.65, 0)
             heat = np.dstack([coloured, (np.clip(norm, 0, 1) ** 0.7 * 190).astype(np.uint8)])
         thumb = cv2.resize(_grey_rgb(result.apex_face), (64, 64), interpolation=cv2.INTER_AREA)
-        return cls(result.event, crop, flow_to_rgb(flow), attention, heat, thumb)
+        shown_at = result.event.offset_time if now is None else max(now, result.event.offset_time)
+        return cls(result.event, crop, flow_to_rgb(flow), attention, heat, thumb, shown_at)
 
     def opacity(self, now: float) -> float:
         """How strongly the event is drawn on the face at source time ``now`` (1 → 0 while fading)."""
         e = self.event
-        if now < e.onset_time or now > e.offset_time + FADE_S:
+        if now < e.onset_time or now > self.shown_at + HOLD_S + FADE_S:
             return 0.0
-        return 1.0 if now <= e.offset_time else 1.0 - (now - e.offset_time) / FADE_S
+        return min(1.0, 1.0 - (now - self.shown_at - HOLD_S) / FADE_S)
 
 
 def _grey_rgb(face: AlignedFace) -> np.ndarray:

@@ -75,7 +75,8 @@ def save_settings(settings: AppSettings) -> None:
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` returns it after Accept."""
 
-    def __init__(self, settings: AppSettings, cameras: list[int], parent: QWidget | None = None):
+    def __init__(self, settings: AppSettings, cameras: list[int] | None, parent: QWidget | None = None):
+        """``cameras``: the devices found by the last probe, None when not probed yet."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         layout = QVBoxLayout(self)
@@ -83,8 +84,8 @@ class SettingsDialog(QDialog):
         camera_box = QGroupBox("Camera")
         form = QFormLayout(camera_box)
         self.camera = QComboBox()
-        for i in sorted(set(cameras) | {settings.camera}):
-            self.camera.addItem(f"Camera {i}" + ("" if i in cameras else " (not found)"), i)
+        for i in sorted(set(cameras or ()) | {settings.camera}):
+            self.camera.addItem(f"Camera {i}" + ("" if cameras is None or i in cameras else " (not found)"), i)
         self.camera.setCurrentIndex(self.camera.findData(settings.camera))
         self.resolution = QComboBox()
         self.resolution.addItems(RESOLUTIONS)

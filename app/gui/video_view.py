@@ -38,6 +38,9 @@ class VideoView(QWidget):
     def show_frame(self, image: QImage, index: int, record: FrameRecord | None,
                    events: list[tuple[EventView, float]], state: str) -> None:
         self.image, self.index, self.record, self.events, self.state = image, index, record, events, state
+        visible = {view.event.event_id for view, _ in events}
+        for event_id in [i for i in self._heat if i not in visible]:  # the cache holds visible events only
+            del self._heat[event_id]
         self.update()
 
     def clear(self, placeholder: str) -> None:
@@ -111,12 +114,12 @@ class VideoView(QWidget):
         font.setPointSizeF(max(8.0, font.pointSizeF()))
         p.setFont(font)
         fm = p.fontMetrics()
-        width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 16, 360)
+        width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 16, 440)
         height = fm.height() * len(lines) + 10
         x = box.right() + 8 if box.right() + 8 + width <= self.width() else max(box.left() - width - 8, 0)
         y = min(max(box.top(), 0), max(self.height() - height, 0))
         p.save()
-        p.setOpacity(max(opacity, 0.35))
+        p.setOpacity(max(opacity, 0.6))  # the text stays readable while the heat map fades
         p.setPen(Qt.NoPen)
         p.setBrush(QColor(1, 4, 9, 200))
         p.drawRoundedRect(QRectF(x, y, width, height), 6, 6)

@@ -46,7 +46,8 @@ class MainWindow(QMainWindow):
         self.classifier: Classifier | None = None
         self.model_status = "loading model…"
         self.model_loading = False
-        self.cameras: list[int] = []
+        self._model_request = 0  # the latest model load asked for; older ones finishing are ignored
+        self.cameras: list[int] | None = None  # found by the last probe (Camera action); None: not probed
         self.mode = "idle"  # "live" | "review"
         self.source_info: SourceInfo | None = None
         self.source_path: str | None = None
@@ -190,13 +191,20 @@ class MainWindow(QMainWindow):
         """(Re)load the classifier in a thread; analyses started meanwhile wait for it."""
         path = Path(self.settings.model_path) if self.settings.model_path else DEFAULT_MODEL
         provider = self.settings.provider
+        # Settings can change again while a model loads: only the latest request may land.
+        self._model_request += 1
+        request = self._model_request
         if not self.settings.model_path and not DEFAULT_MODEL.is_file():
             self._model_loaded(None)
             return
         self.model_loading = True
         self.model_status = "loading model…"
         self._show_model_status()
-        self._run_task(lambda: Classifier(path, provider), self._model_loaded, self._model_failed)
+
+        def latest(handler):
+            return lambda result: handler(result) if request == self._model_request else None
+
+        self._run_task(lambda: Classifier(path, provider), latest(self._model_loaded), latest(self._model_failed))
 
     @Slot(object)
     def _model_loaded(self, classifier: Classifier | None) -> None:
@@ -277,7 +285,7 @@ class MainWindow(QMainWindow):
     def open_video(self, path: str | Path) -> None:
         """Review a recording: analyse every frame in the background and let the user scrub it."""
         path = str(path)
-        self._start(AnalysisRequest(lambda: open_source(path), False, self._options(), None), path)
+        self._start(AnalysisRequest(lambda: open_source(path), False, self._options(), None, path))
 
     def open_camera(self) -> None:
         self.statusBar().showMessage("Looking for cameras…")
@@ -316,7 +324,7 @@ class MainWindow(QMainWindow):
 
     def start_live(self, opener) -> None:
         """Live analysis of a camera (or anything paced like one): stale frames are dropped."""
-        self._start(AnalysisRequest(opener, True, self._options(), None), None)
+        self._start(AnalysisRequest(opener, True, self._options(), None))
 
     def _restart_live(self) -> None:
         if self.analysis is not None and self.mode == "live":
@@ -328,7 +336,7 @@ class MainWindow(QMainWindow):
         else:
             start()
 
-    def _start(self, request: AnalysisRequest, path: str | None) -> None:
+    def _start(self, request: AnalysisRequest) -> None:
         def start() -> None:
             self.stop_analysis()
             worker = AnalysisWorker(replace(request, classifier=self.classifier, options=self._options()), self)
@@ -336,7 +344,7 @@ class MainWindow(QMainWindow):
             worker.results.connect(self._results)
             worker.failed.connect(self._analysis_failed)
             worker.finished.connect(self._analysis_finished)
-            self.analysis, self._pending_path = worker, path
+            self.analysis = worker
             self.statusBar().showMessage("Opening…")
             worker.start()
 
@@ -348,7 +356,7 @@ class MainWindow(QMainWindow):
             return
         self._stop_player()
         live = self.analysis.request.live
-        self.mode, self.source_info, self.source_path = ("live" if live else "review"), info, self._pending_path
+        self.mode, self.source_info, self.source_path = ("live" if live else "review"), info, self.analysis.request.path
         self.store = AnalysisStore(info.fps, live)
         self.setWindowTitle(f"EPIR Live — {info.name}")
         self.statusBar().showMessage(f"{info.name}: {info.width}×{info.height}, {info.fps:.2f} fps"

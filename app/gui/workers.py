@@ -83,6 +83,7 @@ class AnalysisRequest:
     live: bool  # drop stale frames and show every analysed frame
     options: PipelineOptions
     classifier: Classifier | None
+    path: str | None = None  # a recording, which the player re-decodes for review
 
 
 class AnalysisWorker(QThread):
@@ -122,9 +123,10 @@ class AnalysisWorker(QThread):
         batch, last_emit = Batch(), time.perf_counter()
         finished: deque[float] = deque(maxlen=30)
         latency = 0.0
+        latest: FrameRecord | None = None
         for result in pipeline.run(source, self._stop, live=live):
             if isinstance(result, FrameResult):
-                record = FrameRecord.from_result(result)
+                record = latest = FrameRecord.from_result(result)
                 batch.frames.append(record)
                 finished.append(time.perf_counter())
                 latency = record.latency_ms if not latency else 0.9 * latency + 0.1 * record.latency_ms
@@ -133,7 +135,8 @@ class AnalysisWorker(QThread):
             elif isinstance(result, SpotSample):
                 batch.samples.append(result)
             elif isinstance(result, EventResult):
-                batch.events.append(EventView.from_result(result, spec))
+                found_at = latest.timestamp if live and latest is not None else None
+                batch.events.append(EventView.from_result(result, spec, found_at))
             now = time.perf_counter()
             if (live and isinstance(result, FrameResult)) or now - last_emit >= EMIT_INTERVAL_S:
                 batch.progress = self._progress(pipeline, finished, latency, done=False)

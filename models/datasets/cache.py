@@ -1,6 +1,7 @@
 """Model inputs for dataset samples, computed with the runtime's own preprocessing and cached on disk.
 
-The path of a cached input encodes what determines it: the InputSpec (hashed), the dataset, subject,
+The path of a cached input encodes what determines it: the InputSpec and the preprocessing code
+(hashed together), the dataset, subject,
 clip, onset and apex frame numbers, and a fingerprint of the two frame files (path, size, mtime), so a
 re-rendered or moved dataset is never served stale inputs. A sample whose face cannot be found is cached as a failure with its
 reason, and reported every time rather than silently dropped.
@@ -18,6 +19,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+import app.align
+import app.face
+import app.flow
+import app.model_input
+import app.regions
 from app.model_card import InputSpec
 from models.datasets.record import Sample
 
@@ -33,8 +39,18 @@ class PreparedSet:
     failed: list[str]
 
 
+# The code that turns frames into the model's input: a change to any of it invalidates the cache.
+_PREPROCESSING_SOURCES = tuple(
+    Path(module.__file__) for module in (app.align, app.face, app.flow, app.model_input, app.regions)
+)
+
+
 def spec_hash(spec: InputSpec) -> str:
-    return hashlib.sha1(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:12]
+    """Key of an input description and of the preprocessing code that realises it."""
+    digest = hashlib.sha1(json.dumps(asdict(spec), sort_keys=True).encode())
+    for source in _PREPROCESSING_SOURCES:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _safe(text: str) -> str:

@@ -1,0 +1,276 @@
+"""The session library: a folder holding ``library.sqlite3`` and one folder per session.
+
+    LIBRARY/library.sqlite3          every session's rows (store.py has the schema)
+    LIBRARY/sessions/<id>/           files of one session (the recorded video, when the user records it)
+
+Everything stays on this machine. Deleting a session removes its rows (overwritten on disk, not just
+unlinked: ``secure_delete`` and a WAL checkpoint) and its folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app import __version__
+from app.classifier import Classifier
+from app.errors import InputError
+from app.model_card import ModelCard
+from app.sessions import liveness, store
+from app.sessions.models import (Marker, ModelRecord, Note, Session, SessionInfo, Signal, SourceRecord,
+                                 StoredEvent, event_from_json, utc)
+from app.sessions.recorder import Recorder
+from app.sources import SourceInfo
+
+LIBRARY_ENV = "EPIR_LIVE_LIBRARY"
+ACTIVE = ("recording", "paused")
+
+
+def default_library_dir() -> Path:
+    """``$EPIR_LIVE_LIBRARY``, else the platform's per-user data folder + ``epir-live/library``."""
+    if os.environ.get(LIBRARY_ENV):
+        return Path(os.environ[LIBRARY_ENV]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "epir-live" / "library"
+
+
+class Library:
+    """Open (creating or migrating) a library folder; list, search, load, annotate and delete sessions.
+
+    Opening marks sessions whose writer process is gone as ``interrupted``; they load like any other.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path).expanduser() if path is not None else default_library_dir()
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(self.path, "not a folder (a session library is a folder)")
+        self.db_path = self.path / store.DB_NAME
+        self._conn = store.connect(self.db_path)
+        self.mark_interrupted()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def session_dir(self, session_id: int) -> Path:
+        return self.path / "sessions" / str(session_id)
+
+    # --- recording -------------------------------------------------------------------------------
+
+    def start_session(self, label: str, source: SourceInfo, settings: dict[str, Any] | None = None,
+                      classifier: Classifier | None = None) -> Recorder:
+        """Create a session (status ``recording``) and its folder; feed the returned Recorder."""
+        model = None if classifier is None else (json.dumps(classifier.card.to_metadata()), str(classifier.path),
+                                                  _sha256(classifier.path), classifier.provider_label)
+        now = time.time()
+        with store.transaction(self._conn):
+            cursor = self._conn.execute(
+                "INSERT INTO sessions (label, started_at, status, source_kind, source_name, fps, width, height, "
+                "settings, model_card, model_path, model_sha256, model_provider, software, writer_host, "
+                "writer_token, heartbeat_at) VALUES (?, ?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (label.strip(), now, source.kind, source.name, source.fps, source.width, source.height,
+                 json.dumps(settings or {}), *(model or (None,) * 4), f"epir-live {__version__}",
+                 liveness.host(), liveness.process_token(), now))
+        session_id = int(cursor.lastrowid)
+        folder = self.session_dir(session_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        return Recorder(self.db_path, session_id, source.fps, folder)
+
+    def mark_interrupted(self) -> list[int]:
+        """Sessions still 'recording'/'paused' whose writer (on this host) is gone become 'interrupted'."""
+        rows = self._conn.execute(
+            f"SELECT id, writer_host, writer_token FROM sessions WHERE status IN {ACTIVE}").fetchall()
+        dead = [r["id"] for r in rows
+                if r["writer_host"] == liveness.host() and not (r["writer_token"] and liveness.is_alive(r["writer_token"]))]
+        if dead:
+            with store.transaction(self._conn):
+                self._conn.executemany(
+                    "UPDATE sessions SET status = 'interrupted', ended_at = coalesce(heartbeat_at, started_at) "
+                    f"WHERE id = ? AND status IN {ACTIVE}", [(i,) for i in dead])
+        return dead
+
+    # --- review ----------------------------------------------------------------------------------
+
+    def sessions(self, search: str | None = None, since: datetime | date | None = None,
+                 until: datetime | date | None = None) -> list[SessionInfo]:
+        """Sessions, newest first; ``search`` matches the label (case-insensitive substring);
+        ``since``/``until`` bound the start time (a date covers its whole local day)."""
+        self.mark_interrupted()
+        where, params = [], []
+        if search:
+            where.append("label LIKE ? ESCAPE '\\'")
+            params.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if since is not None:
+            where.append("started_at >= ?")
+            params.append(_epoch(since, end=False))
+        if until is not None:
+            where.append("started_at < ?")
+            params.append(_epoch(until, end=True))
+        sql = _INFO_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at DESC, id DESC"
+        return [self._info(row) for row in self._conn.execute(sql, params)]
+
+    def info(self, session_id: int) -> SessionInfo:
+        row = self._conn.execute(_INFO_SQL + " WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise InputError(f"session {session_id}", f"not in the library {self.path}")
+        return self._info(row)
+
+    def find(self, ref: str) -> SessionInfo:
+        """A session by id, else by label (exact, then unique substring; case-insensitive)."""
+        ref = ref.strip()
+        if ref.isdigit():
+            row = self._conn.execute(_INFO_SQL + " WHERE id = ?", (int(ref),)).fetchone()
+            if row is not None:
+                return self._info(row)
+        for clause in ("lower(label) = lower(?)", "instr(lower(label), lower(?)) > 0"):
+            rows = self._conn.execute(_INFO_SQL + f" WHERE {clause} ORDER BY started_at", (ref,)).fetchall()
+            if len(rows) == 1:
+                return self._info(rows[0])
+            if len(rows) > 1:
+                ids = ", ".join(str(r["id"]) for r in rows)
+                raise InputError(f"session {ref!r}", f"matches {len(rows)} sessions (ids {ids}); give an id")
+        raise InputError(f"session {ref!r}", f"no session with this id or label in the library {self.path}")
+
+    def load(self, session_id: int) -> Session:
+        """Everything stored for a session, as typed objects (events in id order, markers in time order)."""
+        info = self.info(session_id)
+        events = [StoredEvent(event_from_json(json.loads(r["record"])), r["onset_png"], r["attention_png"])
+                  for r in self._conn.execute(
+                      "SELECT e.record, i.onset_png, i.attention_png FROM events e LEFT JOIN event_images i "
+                      "USING (session_id, event_id) WHERE e.session_id = ? ORDER BY e.event_id", (session_id,))]
+        markers = [_marker(r) for r in self._conn.execute(
+            "SELECT * FROM markers WHERE session_id = ? ORDER BY t, id", (session_id,))]
+        notes = [Note(r["id"], utc(r["created_at"]), r["text"]) for r in self._conn.execute(
+            "SELECT * FROM notes WHERE session_id = ? ORDER BY created_at, id", (session_id,))]
+        rows = self._conn.execute("SELECT frame, timestamp, signal, threshold, success, confidence FROM frames "
+                                  "WHERE session_id = ? ORDER BY frame", (session_id,)).fetchall()
+        columns = list(zip(*rows)) if rows else [()] * 6
+        signal = Signal(np.array(columns[0], np.int64), np.array(columns[1], float), np.array(columns[2], float),
+                        np.array(columns[3], float), np.array(columns[4], bool), np.array(columns[5], float))
+        return Session(info, events, markers, notes, signal)
+
+    # --- annotations after the fact --------------------------------------------------------------
+
+    def add_marker(self, session_id: int, t: float, label: str = "", note: str = "",
+                   frame: int | None = None) -> Marker:
+        """A marker placed while reviewing (the recorder places live ones)."""
+        self.info(session_id)
+        now = time.time()
+        with store.transaction(self._conn):
+            cursor = self._conn.execute(
+                "INSERT INTO markers (session_id, t, frame, label, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, t, frame, label, note, now))
+        return Marker(int(cursor.lastrowid), t, frame, label, note, "user", utc(now))
+
+    def update_marker(self, marker_id: int, label: str, note: str) -> None:
+        with store.transaction(self._conn):
+            self._conn.execute("UPDATE markers SET label = ?, note = ? WHERE id = ?", (label, note, marker_id))
+
+    def delete_marker(self, marker_id: int) -> None:
+        with store.transaction(self._conn):
+            self._conn.execute("DELETE FROM markers WHERE id = ?", (marker_id,))
+
+    def add_note(self, session_id: int, text: str) -> Note:
+        self.info(session_id)
+        now = time.time()
+        with store.transaction(self._conn):
+            cursor = self._conn.execute("INSERT INTO notes (session_id, created_at, text) VALUES (?, ?, ?)",
+                                        (session_id, now, text))
+        return Note(int(cursor.lastrowid), utc(now), text)
+
+    def delete_note(self, note_id: int) -> None:
+        with store.transaction(self._conn):
+            self._conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+
+    def rename(self, session_id: int, label: str) -> None:
+        with store.transaction(self._conn):
+            self._conn.execute("UPDATE sessions SET label = ? WHERE id = ?", (label.strip(), session_id))
+
+    def set_video(self, session_id: int, video: str | Path | None) -> None:
+        """Record (or clear) the session's video file; it must lie inside the session's folder."""
+        relative = None
+        if video is not None:
+            folder = self.session_dir(session_id).resolve()
+            path = Path(video) if Path(video).is_absolute() else folder / video
+            if not path.resolve().is_relative_to(folder):
+                raise InputError(video, f"a session's video must be inside its folder {folder}")
+            relative = str(path.resolve().relative_to(folder))
+        with store.transaction(self._conn):
+            self._conn.execute("UPDATE sessions SET video_path = ? WHERE id = ?", (relative, session_id))
+
+    def delete(self, session_id: int) -> None:
+        """Remove a session's rows and its folder. A session still being recorded is refused."""
+        self.mark_interrupted()
+        info = self.info(session_id)
+        if info.status in ACTIVE:
+            raise InputError(f"session {session_id}", "is being recorded; stop it before deleting it")
+        self._conn.execute("PRAGMA secure_delete = ON")  # overwrite the freed pages, do not just unlink them
+        try:
+            with store.transaction(self._conn):
+                self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and drop the old pages from the WAL
+        finally:
+            self._conn.execute("PRAGMA secure_delete = OFF")
+        if info.folder.exists():
+            shutil.rmtree(info.folder)
+
+    # --- rows → records --------------------------------------------------------------------------
+
+    def _info(self, row: sqlite3.Row) -> SessionInfo:
+        model = None
+        if row["model_card"]:
+            card = ModelCard.from_metadata(json.loads(row["model_card"]), row["model_path"] or "stored model card")
+            model = ModelRecord(card, row["model_path"], row["model_sha256"], row["model_provider"])
+        folder = self.session_dir(row["id"])
+        return SessionInfo(
+            id=row["id"], label=row["label"], started_at=utc(row["started_at"]),
+            ended_at=utc(row["ended_at"]) if row["ended_at"] is not None else None, status=row["status"],
+            source=SourceRecord(row["source_kind"], row["source_name"], row["fps"], row["width"], row["height"]),
+            settings=json.loads(row["settings"]), model=model, software=row["software"], folder=folder,
+            video_path=folder / row["video_path"] if row["video_path"] else None,
+            event_count=row["event_count"], marker_count=row["marker_count"], last_timestamp=row["last_timestamp"],
+        )
+
+
+_INFO_SQL = """SELECT s.*,
+    (SELECT count(*) FROM events e WHERE e.session_id = s.id) AS event_count,
+    (SELECT count(*) FROM markers m WHERE m.session_id = s.id AND m.kind = 'user') AS marker_count,
+    (SELECT f.timestamp FROM frames f WHERE f.session_id = s.id ORDER BY f.frame DESC LIMIT 1) AS last_timestamp
+    FROM sessions s"""
+
+
+def _marker(row: sqlite3.Row) -> Marker:
+    return Marker(row["id"], row["t"], row["frame"], row["label"], row["note"], row["kind"], utc(row["created_at"]))
+
+
+def _epoch(value: datetime | date, end: bool) -> float:
+    """A bound in seconds since the epoch; a plain date means its local day (``until`` includes it)."""
+    if not isinstance(value, datetime):
+        day = datetime(value.year, value.month, value.day)
+        return day.timestamp() + (86400.0 if end else 0.0)
+    return value.timestamp()
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

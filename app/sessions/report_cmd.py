@@ -1,0 +1,26 @@
+"""``python main.py report SESSION --out FILE``: a session's report as HTML (or PDF, by the file name)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.sessions.library import LIBRARY_ENV, Library
+from app.sessions.report import write_report
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="session id, or its label (exact, or a unique part of it)")
+    parser.add_argument("--out", required=True, type=Path, help="report file: .html, or .pdf when a converter "
+                        "(Chromium/Chrome, wkhtmltopdf, LibreOffice) is installed")
+    parser.add_argument("--library", type=Path, help=f"library folder (default: ${LIBRARY_ENV} or the user data folder)")
+
+
+def main(args: argparse.Namespace) -> int:
+    with Library(args.library) as library:
+        info = library.find(args.session)
+        session = library.load(info.id)
+    out = write_report(session, args.out)
+    print(f"session {info.id} ({info.label or 'no label'}): {len(session.events)} events, "
+          f"{sum(m.kind == 'user' for m in session.markers)} markers; report written to {out}")
+    return 0

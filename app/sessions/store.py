@@ -1,0 +1,189 @@
+"""The library's SQLite file: schema, forward migrations, and the checks that keep foreign files safe.
+
+A file is opened for writing only after it has been read-only inspected and found to be ours (our
+``application_id``) at a schema version this code knows, or a brand-new empty database. Anything else
+(not SQLite, corrupt, another program's database, a newer EPIR Live) is refused with an InputError and
+never touched. WAL mode lets the review side read while a recorder writes; ``synchronous=NORMAL`` in WAL
+keeps every commit across a killed process (only a power cut can lose the last transactions).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from app.errors import InputError
+
+APPLICATION_ID = 0x45504952  # "EPIR", in the database header: marks the file as ours
+SQLITE_MAGIC = b"SQLite format 3\x00"
+DB_NAME = "library.sqlite3"
+
+# MIGRATIONS[n] takes a database from schema version n to n + 1; version 0 is an empty file.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sessions, their events (Event.to_json records), per-frame rows, markers, notes
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        label TEXT NOT NULL DEFAULT '',
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        status TEXT NOT NULL CHECK (status IN ('recording', 'paused', 'finished', 'interrupted')),
+        source_kind TEXT NOT NULL,
+        source_name TEXT NOT NULL,
+        fps REAL NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        model_card TEXT,
+        model_path TEXT,
+        model_sha256 TEXT,
+        model_provider TEXT,
+        software TEXT NOT NULL,
+        video_path TEXT,
+        writer_host TEXT,
+        writer_token TEXT,
+        heartbeat_at REAL
+    );
+    CREATE INDEX sessions_started ON sessions (started_at);
+    CREATE TABLE events (
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        event_id INTEGER NOT NULL,
+        apex_s REAL NOT NULL,
+        label TEXT,
+        record TEXT NOT NULL,
+        PRIMARY KEY (session_id, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE frames (
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        frame INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        confidence REAL NOT NULL DEFAULT 0,
+        success INTEGER NOT NULL DEFAULT 0,
+        pose_rx REAL, pose_ry REAL, pose_rz REAL,
+        ear REAL,
+        signal REAL,
+        threshold REAL,
+        PRIMARY KEY (session_id, frame)
+    ) WITHOUT ROWID;
+    CREATE TABLE markers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        t REAL NOT NULL,
+        frame INTEGER,
+        kind TEXT NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'pause', 'resume')),
+        label TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX markers_session ON markers (session_id, t);
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX notes_session ON notes (session_id);
+    """,
+    # 2: small pictures per event (onset face crop, attention over it) for review and reports
+    """
+    CREATE TABLE event_images (
+        session_id INTEGER NOT NULL,
+        event_id INTEGER NOT NULL,
+        onset_png BLOB,
+        attention_png BLOB,
+        PRIMARY KEY (session_id, event_id),
+        FOREIGN KEY (session_id, event_id) REFERENCES events (session_id, event_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def inspect(db: Path) -> int:
+    """Schema version of an existing library file (0: new or empty); InputError for anything not ours.
+
+    Reads only (the header bytes, then a read-only connection), so a refused file is left byte for byte.
+    """
+    if not db.exists() or db.stat().st_size == 0:
+        return 0
+    if not db.is_file():
+        raise InputError(db, "not a file (expected an EPIR Live library database)")
+    with open(db, "rb") as handle:
+        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            raise InputError(db, "not an SQLite database (corrupt or foreign file); left untouched")
+    # Without a -wal file no connection is open, so the file can be read as immutable: SQLite then
+    # creates no -wal/-shm files beside someone else's database. With one, a writer may be active.
+    immutable = "" if Path(f"{db}-wal").exists() else "&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro{immutable}", uri=True)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            problems = conn.execute("PRAGMA quick_check(1)").fetchone()[0] if app_id == APPLICATION_ID else "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(db, f"unreadable database ({' '.join(str(exc).split())[:200]}); left untouched") from None
+    if app_id != APPLICATION_ID:
+        if app_id == 0 and version == 0 and tables == 0:
+            return 0
+        raise InputError(db, "an SQLite database of another program (not an EPIR Live library); left untouched")
+    if problems != "ok":
+        raise InputError(db, f"damaged library database ({' '.join(problems.split())[:200]}); left untouched")
+    if version > SCHEMA_VERSION:
+        raise InputError(db, f"library schema version {version} is newer than this EPIR Live reads "
+                             f"({SCHEMA_VERSION}); update the app; left untouched")
+    return version
+
+
+def connect(db: Path) -> sqlite3.Connection:
+    """A write connection to a library file, created or migrated to the current schema as needed."""
+    version = inspect(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    conn = open_connection(db)
+    if version < SCHEMA_VERSION:
+        migrate(conn, version)
+    return conn
+
+
+def open_connection(db: Path) -> sqlite3.Connection:
+    """A connection to a file ``connect`` has already checked: autocommit (explicit transactions), WAL,
+    foreign keys on, usable from the thread that holds the caller's lock."""
+    conn = sqlite3.connect(db, timeout=10.0, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (connections here are in autocommit mode)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection, version: int, target: int = SCHEMA_VERSION) -> None:
+    """Apply MIGRATIONS[version:target] in one transaction (all or nothing)."""
+    with transaction(conn):
+        if conn.execute("PRAGMA user_version").fetchone()[0] != version:  # another process migrated meanwhile
+            return
+        for step in range(version, target):
+            for statement in _statements(MIGRATIONS[step]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {target}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
