@@ -64,11 +64,12 @@ def main(args: argparse.Namespace) -> int:
         wall = time.perf_counter() - started
         frames = pipeline.stats.processed
     lines = [f"clip: {info.name} ({info.width}x{info.height}, {info.fps:g} fps, {frames} frames)",
-             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"load average {os.getloadavg()[0]:.1f} (other processes share the cores: compare within one run)",
              f"end-to-end: {frames / wall:.1f} frames/s ({wall:.1f} s)", "",
              f"{'stage':<34}  {'median ms':>8}  {'p90 ms':>8}  {'count':>6}"]
     labels = {"face": "face (MediaPipe mesh + detector)", "align": "alignment + pose + EAR",
-              "spot": "spotting (2 DIS flows, per frame)", "classify": "classify per spotted event"}
+              "spot": "spotting (4 DIS flows + regions)", "classify": "classify per spotted event"}
     for stage in STAGES:
         lines.append(f"{labels[stage]:<34}  {_stats(per_frame[stage])}")
     if len(crops) > 10:

@@ -99,7 +99,6 @@ class Spotter:
 
     def __init__(self, fps: float, options: SpottingOptions | None = None):
         self.options = o = options or SpottingOptions()
-        self.fps = fps
         self.windows_s = sorted({ms / 1000.0 for ms in o.half_windows_ms})
         self.ks = [o.frames(w * 1000, fps) for w in self.windows_s]  # the same windows in nominal frames
         self.k = self.ks[-1]

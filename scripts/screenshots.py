@@ -4,8 +4,10 @@
 
 Starts Xvfb (Debian package ``xvfb``) when there is no display, opens the real window on the bundled
 demo clip, and saves: live.png (the demo clip analysed live, an event on the face), review.png (the
-clip analysed as a recording, an event selected), settings.png. Settings are kept in a temporary folder,
-so the user's own are neither used nor changed.
+clip analysed as a recording, an event selected), settings.png, session_review.png (the clip recorded as
+a live session with markers, reopened in the session library) and report.png (that session's HTML report
+rendered by headless Chromium, when installed). Settings and the session library are kept in a temporary
+folder, so the user's own are neither used nor changed.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ def shoot(args: argparse.Namespace) -> int:
     from app.gui.main import create_application, release
 
     app = create_application([])
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, tempfile.mkdtemp(prefix="epir-shots-"))
+    scratch = Path(tempfile.mkdtemp(prefix="epir-shots-"))
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(scratch / "settings"))
+    from app.sessions import LIBRARY_ENV
+    os.environ[LIBRARY_ENV] = str(scratch / "library")
+    from app.sources import FileSource, RealTimeSource
     from app.gui.settings import SettingsDialog
     from app.gui.window import MainWindow
 
@@ -118,8 +124,57 @@ def shoot(args: argparse.Namespace) -> int:
     dialog.show()
     save(dialog, "settings.png")
     dialog.close()
+
+    # A live session with two markers, reopened for review, and its report.
+    window.session_label.setText("interview 3 (demo clip)")
+    window.start_live(lambda: RealTimeSource(FileSource(DEMO_CLIP)))
+    for at, note in ((2.0, "question 1 asked"), (5.5, "question 2 asked")):
+        wait(lambda: (window._latest_time or 0) >= at, 60)
+        window.mark()
+        window.marker_note.setText(note)
+        window._save_marker_note()
+    wait(lambda: window.session is None, 120)  # the clip ends: the session is finished
+    sessions = window.open_sessions()
+    sessions.resize(1500, 920)
+    sessions.select(window.last_session_id)
+    wait(lambda: sessions.review.session is not None, 30)
+    review = sessions.review
+    review.note_edit.setText("Relaxed at the start; long smile after question 2.")
+    review.note_edit.returnPressed.emit()  # added to the library, then the session is reloaded
+    wait(lambda: review.notes.count() == 1, 30)
+    if review.events.views:
+        review.events.selectRow(max(range(len(review.events.views)),
+                                    key=lambda i: review.events.views[i].event.spot_score))
+    if review.markers.count() >= 2:
+        review.markers.item(0).setSelected(True)
+        review.markers.item(1).setSelected(True)
+    save(sessions, "session_review.png")
+
+    report = scratch / "report.html"
+    sessions.export(window.last_session_id, report)
+    wait(lambda: report.is_file() and not sessions.tasks, 60)
     release(window)
+    render_page(report, args.out / "report.png")
+    shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars")
+
+
+def render_page(page: Path, png: Path, size: str = "1200,1600") -> None:
+    """A screenshot of a local HTML page by headless Chromium (offline: no background networking)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        print("warning: no Chromium installed: report.png not taken", file=sys.stderr)
+        return
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}",
+                        f"--window-size={size}", page.resolve().as_uri()], check=True, timeout=120,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"saved {png}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,12 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True)
+def private_session_library(tmp_path, monkeypatch):
+    """No test may write into the user's real session library."""
+    monkeypatch.setenv("EPIR_LIVE_LIBRARY", str(tmp_path / "library"))
+
+
 @pytest.fixture(scope="session")
 def astronaut_bgr() -> np.ndarray:
     """Eileen Collins, NASA portrait (public domain), shipped inside scikit-image."""

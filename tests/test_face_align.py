@@ -75,12 +75,11 @@ def test_inverse_transform_maps_crop_points_back_to_the_frame(tracker, astronaut
 
 
 def test_reregister_removes_the_difference_between_two_alignments(tracker, astronaut_bgr):
-    """A crop resampled into another crop's coordinates matches that crop where content is shared."""
-    template = AlignmentTemplate()
-    a_img, b_img = astronaut_bgr, _rotate(astronaut_bgr, 8, 1.1, (6, 4))
-    a = align_face(a_img, tracker.detect(a_img).landmarks, template)
-    b = align_face(b_img, tracker.detect(b_img).landmarks, template)
-    # Pretend b's alignment is off by a few pixels: re-registration must undo exactly that.
+    """Two crops of one frame whose alignments differ (as landmark jitter makes them differ between video
+    frames): one resampled into the other's coordinates matches it where content is shared."""
+    image = _rotate(astronaut_bgr, 8, 1.1, (6, 4))
+    b = align_face(image, tracker.detect(image).landmarks, AlignmentTemplate())
+    # A second alignment of the same frame, off by a few pixels: re-registration must undo exactly that.
     shifted = type(b)(cv2.warpAffine(b.image, np.float32([[1, 0, 3], [0, 1, -2]]), (128, 128),
                                      borderMode=cv2.BORDER_REPLICATE),
                       b.matrix + np.array([[0, 0, 3], [0, 0, -2]]), b.landmarks + [3, -2])

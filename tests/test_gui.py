@@ -9,108 +9,40 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import threading
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pyqtgraph")
-os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)  # set by cv2; would hide Qt's own plugins
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
-from PySide6.QtCore import QSettings, Qt, QThread  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from tests.gui_fixtures import (  # noqa: F401  (fixtures are found by name)
+    isolated_settings, qapp, record_message_boxes, tiny_model, window, write_bump_clip,
+)
 
 from app.events import EVENT_CSV_FIELDS, FRAME_CSV_FIELDS  # noqa: E402
 from app.gui import window as window_module  # noqa: E402
-from app.gui.main import create_application, release  # noqa: E402
 from app.gui.settings import AppSettings, SettingsDialog, load_settings  # noqa: E402
 from app.gui.window import REPLAY_SPEED, MainWindow  # noqa: E402
 from app.sources import FileSource, RealTimeSource  # noqa: E402
-from tests.conftest import write_video  # noqa: E402
 
 FPS = 30.0
 APEX_S = 2.5
 
 
 @pytest.fixture(scope="session")
-def qapp():
-    """pytest-qt's application, created the way the app creates it (theme, plugin path)."""
-    return create_application([])
-
-
-@pytest.fixture(scope="session")
 def clip(astronaut_bgr, tmp_path_factory) -> Path:
     """5 s of a real face; around 2.5 s a cheek region moves by 1.5 px for ~200 ms."""
-    face = astronaut_bgr[0:320, 96:416]
-    h, w = face.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    bump = np.exp(-(((xx - 149) ** 2 + (yy - 140) ** 2) / (2 * 8 ** 2)))
-    rng = np.random.default_rng(0)
-    frames = []
-    for i in range(int(5 * FPS)):
-        a = 1.5 * np.exp(-((i / FPS - APEX_S) / 0.08) ** 2)
-        moved = cv2.remap(face, xx - a * bump, yy + 0.5 * a * bump, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        frames.append(np.clip(moved + rng.normal(0, 2, moved.shape), 0, 255).astype(np.uint8))
-    return write_video(tmp_path_factory.mktemp("gui") / "clip.avi", frames, FPS)
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path | None:
-    """A small EPIR-contract model (synthetic-trained, by its card), or None where onnx is missing."""
-    try:
-        from tests.onnx_fixtures import build_tiny_model
-    except ImportError:
-        return None
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path):
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    return write_bump_clip(tmp_path_factory.mktemp("gui") / "clip.avi", astronaut_bgr, (APEX_S,), 5.0, FPS)
 
 
 @pytest.fixture
 def messages(monkeypatch) -> list[tuple[str, str]]:
-    """QMessageBox calls, recorded instead of shown (a modal box would block the test)."""
-    shown: list[tuple[str, str]] = []
-
-    def record(answer):
-        return lambda _parent, title, text, *a, **k: shown.append((title, text)) or answer
-
-    monkeypatch.setattr(QMessageBox, "warning", record(QMessageBox.Ok))
-    monkeypatch.setattr(QMessageBox, "question", record(QMessageBox.No))
-    return shown
+    return record_message_boxes(monkeypatch, QMessageBox.No)
 
 
-@pytest.fixture
-def window(qtbot, qapp):
-    """The real main window; after the test it is closed and every thread must have stopped."""
-    before = set(threading.enumerate())
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: not win.model_loading, timeout=10_000)
-    yield win
-    qthreads = win.findChildren(QThread)
-    win.close()
-    assert all(t.isFinished() for t in qthreads), "a worker thread is still running after close"
-    left = lambda: [t for t in set(threading.enumerate()) - before  # noqa: E731
-                    if t.is_alive() and not isinstance(t, threading._DummyThread)]  # QThreads: checked above
-    try:
-        qtbot.waitUntil(lambda: not left(), timeout=5_000)
-    except Exception:
-        raise AssertionError(f"threads left running: {left()}")
-    release(win)
-
-
-def _use_model(qtbot, win: MainWindow, model: Path | None, provider: str = "auto") -> None:
-    if model is None:
-        return
+def _use_model(qtbot, win: MainWindow, model: Path, provider: str = "auto") -> None:
     win.apply_settings(replace(win.settings, model_path=str(model), provider=provider))
     qtbot.waitUntil(lambda: win.classifier is not None and win.classifier.path == Path(model), timeout=10_000)
 
@@ -176,8 +108,6 @@ def test_review_a_recording(qtbot, window, clip, tiny_model, messages, tmp_path)
 
 
 def test_provider_setting_applies_and_persists(qtbot, window, tiny_model):
-    if tiny_model is None:
-        pytest.skip("onnx is not installed: no model to run")
     _use_model(qtbot, window, tiny_model, provider="auto")
     window.apply_settings(replace(window.settings, provider="cpu"))
     qtbot.waitUntil(lambda: window.classifier is not None and window.classifier.requested == ["CPUExecutionProvider"],

@@ -1,20 +1,26 @@
-"""The list of events: thumbnail, time, duration, kind, label and confidence; selecting one reports it."""
+"""The list of events: thumbnail, time, duration, kind, label and confidence; selecting one reports it.
+
+Rows come from the live analysis (``add``: an EventView with its pictures) or from a stored session
+(``add_stored``: the event's onset PNG); selecting a row emits whatever object the row was added with.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from app.events import Event
 from app.gui.images import rgb_image
 from app.gui.records import EventView
+from app.sessions import StoredEvent
 from app.gui.theme import label_colour
 
 COLUMNS = ("", "time", "duration", "kind", "label", "conf.")
 
 
 class EventsPanel(QTableWidget):
-    event_selected = Signal(object)  # EventView
+    event_selected = Signal(object)  # EventView, or StoredEvent in a session review
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(COLUMNS), parent)
@@ -27,7 +33,7 @@ class EventsPanel(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(44)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.horizontalHeader().setStretchLastSection(True)
-        self.views: list[EventView] = []
+        self.views: list[EventView | StoredEvent] = []
         self.max_rows: int | None = None
         self.itemSelectionChanged.connect(self._selected)
 
@@ -37,11 +43,17 @@ class EventsPanel(QTableWidget):
         self.max_rows = max_rows
 
     def add(self, view: EventView) -> None:
-        e = view.event
+        self._add_row(view, view.event, rgb_image(view.thumbnail))
+
+    def add_stored(self, stored: StoredEvent) -> None:
+        self._add_row(stored, stored.event, QImage.fromData(stored.onset_png) if stored.onset_png else QImage())
+
+    def _add_row(self, view: EventView | StoredEvent, e: Event, thumbnail: QImage) -> None:
         row = self.rowCount()
         self.insertRow(row)
         thumb = QTableWidgetItem()
-        thumb.setIcon(QIcon(QPixmap.fromImage(rgb_image(view.thumbnail))))
+        if not thumbnail.isNull():
+            thumb.setIcon(QIcon(QPixmap.fromImage(thumbnail)))
         cells = [thumb, QTableWidgetItem(f"{e.onset_time:.2f} s"), QTableWidgetItem(f"{e.duration_ms:.0f} ms"),
                  QTableWidgetItem(e.kind), QTableWidgetItem(e.label or "—"),
                  QTableWidgetItem(f"{e.confidence:.2f}" if e.confidence is not None else "—")]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--every", type=float, default=30.0, help="seconds between report lines")
     parser.add_argument("--clip", type=Path, default=DEMO_CLIP)
+    parser.add_argument("--library", type=Path, help="session library the live session is recorded into "
+                        "(default: a temporary folder, so measuring leaves the user's library alone)")
     args = parser.parse_args(argv)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_application([])
     window = MainWindow()
+    library = args.library or Path(tempfile.mkdtemp(prefix="epir-measure-"))
+    window.settings = replace(window.settings, library_path=str(library))  # this run only, not saved
     window.resize(1280, 800)
     window.show()
     source: list[StampedSource] = []

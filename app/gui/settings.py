@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES
 from app.model_card import FLOW_METHODS
+from app.sessions import default_library_dir
 from app.spotting import SpottingOptions
 
 ORGANISATION = APPLICATION = "EPIR Live"
@@ -29,6 +31,12 @@ class AppSettings:
     show_box: bool = True
     show_landmarks: bool = False
     show_attention: bool = True
+    library_path: str = ""  # empty: app.sessions.default_library_dir() ($EPIR_LIVE_LIBRARY or the data folder)
+    record_video: bool = False  # also write live sessions' video into their folder
+
+    @property
+    def library(self) -> Path:
+        return Path(self.library_path).expanduser() if self.library_path else default_library_dir()
 
     @property
     def resolution(self) -> tuple[int | None, int | None]:
@@ -79,6 +87,7 @@ class SettingsDialog(QDialog):
         """``cameras``: the devices found by the last probe, None when not probed yet."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self.setMinimumWidth(580)  # room for the model and library paths
         layout = QVBoxLayout(self)
 
         camera_box = QGroupBox("Camera")
@@ -140,6 +149,23 @@ class SettingsDialog(QDialog):
             row.addWidget(box)
         layout.addWidget(overlay_box)
 
+        sessions_box = QGroupBox("Session library")
+        form = QFormLayout(sessions_box)
+        self.library_path = QLineEdit(settings.library_path)
+        self.library_path.setPlaceholderText(f"default: {default_library_dir()}")
+        self.library_path.setToolTip("Live sessions are saved here (SQLite + one folder per session); "
+                                     "nothing leaves this computer")
+        browse_library = QPushButton("Browse…")
+        browse_library.clicked.connect(self._browse_library)
+        row = QHBoxLayout()
+        row.addWidget(self.library_path)
+        row.addWidget(browse_library)
+        form.addRow("Folder", row)
+        self.record_video = QCheckBox("Also record the video into the session folder")
+        self.record_video.setChecked(settings.record_video)
+        form.addRow("", self.record_video)
+        layout.addWidget(sessions_box)
+
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -150,6 +176,11 @@ class SettingsDialog(QDialog):
         if path:
             self.model_path.setText(path)
 
+    def _browse_library(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Session library folder", str(default_library_dir().parent))
+        if path:
+            self.library_path.setText(path)
+
     def result_settings(self) -> AppSettings:
         return AppSettings(
             camera=int(self.camera.currentData()), camera_resolution=self.resolution.currentText(),
@@ -157,4 +188,5 @@ class SettingsDialog(QDialog):
             provider=self.provider.currentText(), flow_method=str(self.flow_method.currentData()),
             sensitivity=float(self.sensitivity.value()), show_box=self.show_box.isChecked(),
             show_landmarks=self.show_landmarks.isChecked(), show_attention=self.show_attention.isChecked(),
+            library_path=self.library_path.text().strip(), record_video=self.record_video.isChecked(),
         )

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import zlib
-
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-LABEL_COLOURS = {
-    "negative": "#e5534b",
-    "positive": "#57ab5a",
-    "surprise": "#daaa3f",
-    "happiness": "#57ab5a",
-    "disgust": "#986ee2",
-    "repression": "#4f9bd9",
-    "others": "#8b949e",
-}
-UNLABELLED = "#39c5cf"  # spotted, no model to classify it
-_SPARE = ("#f69d50", "#dc6fa0", "#4f9bd9", "#b083f0", "#6bc46d", "#c69026")
+from app.labels import UNLABELLED_COLOUR, label_hex
+
 STATE_COLOURS = {"no face": "#8b949e", "tracking": "#57ab5a", "candidate": "#daaa3f", "classified": "#e5534b",
-                 "spotted": UNLABELLED, "idle": "#8b949e"}
+                 "spotted": UNLABELLED_COLOUR, "idle": "#8b949e"}
 
 
 def label_colour(label: str | None) -> QColor:
-    if label is None:
-        return QColor(UNLABELLED)
-    known = LABEL_COLOURS.get(label.lower())
-    return QColor(known or _SPARE[zlib.crc32(label.encode()) % len(_SPARE)])
+    return QColor(label_hex(label))
 
 
 def apply_dark_theme(app: QApplication) -> None:

@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
-from app.gui.records import LIVE_SIGNAL_S, EventView
+from app.events import Event
+from app.gui.records import LIVE_SIGNAL_S
 from app.gui.theme import label_colour
 
 LIVE_WINDOW_S = 10.0
@@ -57,8 +58,7 @@ class Timeline(pg.PlotWidget):
         self.signal.setData(times, values)
         self.threshold.setData(times, thresholds)
 
-    def add_event(self, view: EventView) -> None:
-        e = view.event
+    def add_event(self, e: Event) -> None:
         colour = QColor(label_colour(e.label))
         colour.setAlpha(90)
         span = pg.LinearRegionItem((e.onset_time, e.offset_time), movable=False, brush=colour,
@@ -67,9 +67,10 @@ class Timeline(pg.PlotWidget):
         self.addItem(span)
         self.spans.append(span)
 
-    def add_mark(self, seconds: float) -> None:
+    def add_mark(self, seconds: float, label: str = "M", tip: str = "") -> None:
         line = pg.InfiniteLine(seconds, angle=90, movable=False, pen=pg.mkPen("#daaa3f", width=1, style=Qt.DotLine),
-                               label="M", labelOpts={"color": "#daaa3f", "position": 0.95})
+                               label=label, labelOpts={"color": "#daaa3f", "position": 0.95})
+        line.setToolTip(tip or label)
         self.addItem(line)
         self.marks.append(line)
 

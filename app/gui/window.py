@@ -4,6 +4,9 @@ Two modes share every panel. Live (camera, or a recording paced like one): the a
 stale frames and the view paints the newest analysed frame. Review (a recorded video): every frame is
 analysed in the background as fast as the machine allows, while a player thread re-decodes whatever
 frame the user scrubs or plays to; only what has already been analysed can be reached.
+
+Every live analysis is recorded as a session of the library (``LiveSession``, fed by the analysis
+thread): Pause stops the analysis and keeps the session open, Resume continues it, Stop finishes it.
 """
 
 from __future__ import annotations
@@ -13,21 +16,26 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QImage, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QSlider, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox,
+                               QProgressBar, QPushButton, QSlider, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 from app.classifier import DEFAULT_MODEL, Classifier
 from app.demo import DEMO_CLIP
+from app.errors import InputError
 from app.gui.events_panel import EventsPanel
 from app.gui.evidence_panel import EvidencePanel
 from app.gui.export import export_store
+from app.gui.live_session import LiveSession
 from app.gui.records import LIVE_EVENTS, AnalysisStore, Batch, FrameRecord
 from app.gui.settings import AppSettings, SettingsDialog, load_settings, save_settings
 from app.gui.timeline import Timeline
 from app.gui.video_view import VideoView
 from app.gui.player import ReviewPlayer
+from app.gui.sessions_window import SessionsWindow, export_report, report_filter
 from app.gui.workers import AnalysisRequest, AnalysisWorker, Task
 from app.pipeline import PipelineOptions
+from app.sessions import Library, Marker
+from app.sessions.analysis import pipeline_settings
 from app.sources import CameraSource, FileSource, RealTimeSource, SourceInfo, list_cameras, open_source
 from app.spotting import SpottingOptions
 
@@ -58,6 +66,12 @@ class MainWindow(QMainWindow):
         self._after_model: list = []  # analyses waiting for the model to load
         self._timeline_dirty = False
         self._latest_time: float | None = None  # live: source time of the newest frame shown
+        self.library: Library | None = None  # opened on first use (UI thread: listing, notes, deleting)
+        self.session: LiveSession | None = None  # the live session being recorded (or paused)
+        self.last_session_id: int | None = None  # the latest session recorded here, for "Export report"
+        self.sessions_window: SessionsWindow | None = None
+        self._paused_opener = None  # the source to reopen on Resume
+        self._noted: Marker | None = None  # the marker whose note is being typed
         self._build()
         self._apply_overlays()
         self.load_model()
@@ -145,7 +159,12 @@ class MainWindow(QMainWindow):
                                    "Analyse a folder of numbered frames (CASME II, SAMM… layout)")
         camera = self._action("Camera", self.open_camera, "Ctrl+K", "Live analysis of the camera chosen in Settings")
         demo = self._action("Demo clip (live)", self.start_demo, "Ctrl+D", "Play the bundled demo clip as a camera")
-        stop = self._action("Stop", self.stop_analysis, "Ctrl+.", "Stop the analysis")
+        stop = self._action("Stop", self.stop_analysis, "Ctrl+.", "Stop the analysis (and finish the session)")
+        self.pause_action = self._action("Pause", self.toggle_pause, "Ctrl+P",
+                                         "Pause the live analysis; the session stays open until Stop")
+        sessions = self._action("Sessions…", self.open_sessions, "Ctrl+L", "Review, search and delete saved sessions")
+        self.report_action = self._action("Export report…", self.choose_report, "Ctrl+R",
+                                          "HTML (or PDF) report of the current or latest session")
         self.export_action = self._action("Export events…", self.choose_export, "Ctrl+E",
                                           "events.json, events.csv and frames.csv, as `analyze` writes them")
         settings = self._action("Settings…", self.edit_settings, QKeySequence.Preferences)
@@ -158,15 +177,28 @@ class MainWindow(QMainWindow):
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        for a in (open_video, open_folder, camera, demo, stop, None, self.export_action, settings, None, quit_):
+        for a in (open_video, open_folder, camera, demo, self.pause_action, stop, None, self.export_action,
+                  self.report_action, settings, None, quit_):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
+        session_menu = menu.addMenu("&Sessions")
+        for a in (sessions, self.report_action):
+            session_menu.addAction(a)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(full)
         bar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setMovable(False)
-        for a in (open_video, camera, demo, stop, self.export_action, settings):
+        for a in (open_video, camera, demo, self.pause_action, stop, self.export_action, settings):
             bar.addAction(a)
+        bar.addSeparator()
+        self.session_label = QLineEdit()
+        self.session_label.setPlaceholderText("session label (optional)")
+        self.session_label.setToolTip("Free text saved with the live session, e.g. “interview 3”; no personal data "
+                                      "is needed. Editable while recording.")
+        self.session_label.setMaximumWidth(240)
+        self.session_label.editingFinished.connect(self._rename_session)
+        bar.addWidget(self.session_label)
+        bar.addAction(sessions)
         self.addToolBar(bar)
 
     def _build_status(self) -> None:
@@ -180,8 +212,14 @@ class MainWindow(QMainWindow):
         self.latency_label = QLabel("— ms")
         self.dropped_label = QLabel("dropped 0")
         self.model_label = QLabel()
-        for w in (self.progress, self.fps_label, self.latency_label, self.dropped_label, self.provider_label,
-                  self.model_label):
+        self.marker_note = QLineEdit()  # typed after M without stopping anything; Enter saves it
+        self.marker_note.setMaximumWidth(320)
+        self.marker_note.returnPressed.connect(self._save_marker_note)
+        self.marker_note.hide()
+        self.rec_badge = QLabel()
+        self.rec_badge.hide()
+        for w in (self.marker_note, self.rec_badge, self.progress, self.fps_label, self.latency_label,
+                  self.dropped_label, self.provider_label, self.model_label):
             bar.addPermanentWidget(w)
         self._show_model_status()
 
@@ -250,6 +288,8 @@ class MainWindow(QMainWindow):
     def apply_settings(self, new: AppSettings) -> None:
         old, self.settings = self.settings, new
         save_settings(new)
+        if old.library != new.library:
+            self._switch_library()
         self._apply_overlays()
         if (old.model_path, old.provider) != (new.model_path, new.provider):
             self.load_model()
@@ -323,7 +363,7 @@ class MainWindow(QMainWindow):
         self.start_live(lambda: RealTimeSource(FileSource(DEMO_CLIP), loop=True))
 
     def start_live(self, opener) -> None:
-        """Live analysis of a camera (or anything paced like one): stale frames are dropped."""
+        """Live analysis of a camera (or anything paced like one), recorded as a new library session."""
         self._start(AnalysisRequest(opener, True, self._options(), None))
 
     def _restart_live(self) -> None:
@@ -338,9 +378,15 @@ class MainWindow(QMainWindow):
 
     def _start(self, request: AnalysisRequest) -> None:
         def start() -> None:
-            self.stop_analysis()
-            worker = AnalysisWorker(replace(request, classifier=self.classifier, options=self._options()), self)
+            self._stop_worker()
+            if request.session is None or request.session is not self.session:  # not a Resume
+                self._end_session()
+            session = request.session or (self._new_session() if request.live else None)
+            self.session = session
+            worker = AnalysisWorker(replace(request, classifier=self.classifier, options=self._options(),
+                                            session=session), self)
             worker.opened.connect(self._opened)
+            worker.recording.connect(self._show_badge)
             worker.results.connect(self._results)
             worker.failed.connect(self._analysis_failed)
             worker.finished.connect(self._analysis_finished)
@@ -388,7 +434,7 @@ class MainWindow(QMainWindow):
         store.add(batch)
         for view in batch.events:
             self.events_panel.add(view)
-            self.timeline.add_event(view)
+            self.timeline.add_event(view.event)
             if self.mode == "live":
                 self.evidence.show_event(view, self.view.honesty)
         if batch.samples or batch.events:
@@ -423,18 +469,166 @@ class MainWindow(QMainWindow):
         if self.sender() is not self.analysis:
             return
         kept = f"\n\nThe {len(self.store.events)} events found so far are kept." if self.store and self.store.events else ""
+        if self.session is not None and self.session.session_id is not None:
+            kept += f"\n\nSession {self.session.session_id} is saved as interrupted."
+        self._stop_worker()
+        self._end_session("interrupted")
         self._error("Analysis stopped", message + kept)
 
     @Slot()
     def _analysis_finished(self) -> None:
-        if self.sender() is self.analysis and self.mode == "live":
+        if self.sender() is self.analysis and self.mode == "live":  # the source ended by itself
             self.view.placeholder = "Live analysis stopped"
+            self._stop_worker()
+            self._end_session()
 
     def stop_analysis(self) -> None:
+        """Stop the analysis; a live session (even a paused one) is finished and kept in the library."""
+        self._stop_worker()
+        self._end_session()
+
+    def _stop_worker(self) -> None:
         worker, self.analysis = self.analysis, None
         if worker is not None:
             worker.stop()
             worker.wait()
+
+    # ---------------------------------------------------------------- live sessions
+
+    def open_library(self) -> Library | None:
+        """The library of the settings; a foreign or damaged one is reported (and left untouched)."""
+        path = self.settings.library
+        if self.library is not None and self.library.path == path:
+            return self.library
+        try:
+            self.library = Library(path)
+        except (InputError, OSError) as exc:
+            self._error("Session library", f"{exc}\n\nSessions are not recorded. Choose another folder in "
+                        "Settings → Session library.")
+            return None
+        return self.library
+
+    def _switch_library(self) -> None:
+        library, self.library = self.library, None
+        if library is not None:
+            library.close()
+        if self.sessions_window is not None:
+            opened = self.open_library()
+            if opened is None:
+                self.sessions_window.close()
+            else:
+                self.sessions_window.set_library(opened)
+
+    def _new_session(self) -> LiveSession | None:
+        library = self.open_library()
+        if library is None:
+            return None
+        return LiveSession(library.path, self.session_label.text().strip(), pipeline_settings(self._options()),
+                           self.settings.record_video)
+
+    def _end_session(self, status: str = "finished") -> None:
+        """Finish the live session (its analysis thread has stopped): everything is already committed."""
+        session, self.session = self.session, None
+        self._paused_opener = None
+        self.pause_action.setText("Pause")
+        self._hide_marker_note()
+        if session is None:
+            return
+        session.close(status)
+        if session.session_id is not None:
+            self.last_session_id = session.session_id
+            self.statusBar().showMessage(f"Session {session.session_id} saved ({status})", 8000)
+        self._show_badge()
+        if self.sessions_window is not None:
+            self.sessions_window.refresh()
+
+    @Slot()
+    def _show_badge(self) -> None:
+        """Says plainly whether (and what) is being recorded."""
+        session, badge = self.session, self.rec_badge
+        if session is None or session.session_id is None:
+            badge.hide()
+            return
+        paused = session.status == "paused"
+        text = f"{'❚❚ PAUSED' if paused else '● REC'}  session {session.session_id}"
+        if session.label:
+            text += f" “{session.label}”"
+        if session.video is not None:
+            text += "  + VIDEO"
+        badge.setText(text)
+        badge.setToolTip(f"Recorded into {session.library_path}" + (
+            f"; the video goes to {session.video.path}" if session.video is not None else "; video not recorded"))
+        badge.setStyleSheet("color: white; font-weight: bold; border-radius: 3px; background: "
+                            + ("#9e6a03;" if paused else "#b62324;"))
+        badge.show()
+
+    def toggle_pause(self) -> None:
+        """Pause: the analysis stops, the session stays open. Resume: the same source, the same session."""
+        if self._paused_opener is not None:
+            opener, self._paused_opener = self._paused_opener, None
+            self.pause_action.setText("Pause")
+            self._start(AnalysisRequest(opener, True, self._options(), None, session=self.session))
+            return
+        if self.mode != "live" or self.analysis is None:
+            return
+        self._paused_opener = self.analysis.request.open_source
+        self._stop_worker()
+        if self.session is not None:
+            self.session.pause()
+        self.pause_action.setText("Resume")
+        self.view.clear("Paused — Resume (Ctrl+P) to continue the session")
+        self._show_badge()
+
+    def _rename_session(self) -> None:
+        label = self.session_label.text().strip()
+        if self.session is not None and label != self.session.label:
+            self.session.rename(label)
+            self._show_badge()
+
+    def _save_marker_note(self) -> None:
+        marker, note = self._noted, self.marker_note.text().strip()
+        if marker is not None and note and self.session is not None:
+            self.session.set_note(marker, note)
+            self.statusBar().showMessage(f"Note saved with {marker.label}", 3000)
+        self._hide_marker_note()
+
+    def _hide_marker_note(self) -> None:
+        self._noted = None
+        self.marker_note.clear()
+        self.marker_note.hide()
+        self.setFocus()
+
+    def open_sessions(self) -> SessionsWindow | None:
+        library = self.open_library()
+        if library is None:
+            return None
+        if self.sessions_window is None:
+            self.sessions_window = SessionsWindow(library, self)
+            self.sessions_window.play_video.connect(self.open_video)
+        else:
+            self.sessions_window.refresh()
+        self.sessions_window.show()
+        self.sessions_window.raise_()
+        return self.sessions_window
+
+    def choose_report(self) -> None:
+        session_id = self.session.session_id if self.session is not None else None
+        session_id = session_id or self.last_session_id
+        if session_id is None or self.open_library() is None:
+            self._error("Export report", "No session recorded yet: start live analysis (Camera or Demo clip), "
+                        "or pick a saved session in Sessions… and export it from there.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", f"session-{session_id}-report.html",
+                                              report_filter())
+        if path:
+            self.export_report(session_id, path)
+
+    def export_report(self, session_id: int, out: str | Path) -> None:
+        """Write a session's report in a thread (the status bar says when it is written)."""
+        library = self.settings.library
+        self._run_task(lambda: export_report(library, session_id, Path(out)),
+                       lambda written: self.statusBar().showMessage(f"Report written to {written}", 10000),
+                       lambda message: self._error("Export report", message))
 
     def _stop_player(self) -> None:
         player, self.player = self.player, None
@@ -529,7 +723,16 @@ class MainWindow(QMainWindow):
         if seconds is None:
             return
         self.store.marks.append(seconds)
-        self.timeline.add_mark(seconds)
+        session = self.session
+        if self.mode == "live" and session is not None and session.status == "recording":
+            marker = session.add_marker()
+            self.timeline.add_mark(seconds, marker.label)
+            self._noted = marker
+            self.marker_note.setPlaceholderText(f"note for {marker.label} at {marker.t:.1f} s (Enter)")
+            self.marker_note.show()
+            self.marker_note.setFocus()
+        else:
+            self.timeline.add_mark(seconds)
         self.statusBar().showMessage(f"Marked {seconds:.2f} s", 3000)
 
     def _refresh_timeline(self) -> None:
@@ -596,7 +799,11 @@ class MainWindow(QMainWindow):
         """Stop and join every thread before the window goes."""
         self.timeline_timer.stop()
         self._after_model.clear()
+        if self.sessions_window is not None:
+            self.sessions_window.close()
         self.stop_analysis()
+        if self.library is not None:
+            self.library.close()
         self._stop_player()
         for task in list(self.tasks):
             task.wait()

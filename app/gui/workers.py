@@ -23,6 +23,7 @@ from app.classifier import Classifier
 from app.errors import InputError
 from app.gui.frames import FrameReader
 from app.gui.images import bgr_image
+from app.gui.live_session import LiveSession
 from app.gui.records import Batch, EventView, FrameRecord, ProgressInfo, default_display_spec
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
 from app.sources import VideoSource
@@ -84,10 +85,12 @@ class AnalysisRequest:
     options: PipelineOptions
     classifier: Classifier | None
     path: str | None = None  # a recording, which the player re-decodes for review
+    session: LiveSession | None = None  # live: recorded into the library by this thread
 
 
 class AnalysisWorker(QThread):
     opened = Signal(object)  # SourceInfo
+    recording = Signal(object)  # the LiveSession, once its session exists in the library
     results = Signal(object)  # Batch
     failed = Signal(str)
 
@@ -112,6 +115,9 @@ class AnalysisWorker(QThread):
         try:
             with source:
                 self.opened.emit(source.info)
+                if req.session is not None:
+                    req.session.start(source.info, req.classifier)
+                    self.recording.emit(req.session)
                 with Pipeline(source.info.fps, req.options, req.classifier) as pipeline:
                     self._analyse(source, pipeline)
         except Exception as exc:  # camera unplugged, corrupt file mid-way: what was found stays
@@ -124,7 +130,10 @@ class AnalysisWorker(QThread):
         finished: deque[float] = deque(maxlen=30)
         latency = 0.0
         latest: FrameRecord | None = None
+        session = self.request.session
         for result in pipeline.run(source, self._stop, live=live):
+            if session is not None:
+                session.feed(result)
             if isinstance(result, FrameResult):
                 record = latest = FrameRecord.from_result(result)
                 batch.frames.append(record)

@@ -20,10 +20,9 @@ from pathlib import Path
 
 from app import __version__
 from app.errors import InputError
+from app.labels import label_hex
 from app.sessions.models import Session
 from app.sessions.review import UNLABELLED, label_counts, spans_between_markers
-
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1100px;margin:24px auto;padding:0 16px}
@@ -38,9 +37,9 @@ img.thumb{width:72px;height:72px;image-rendering:pixelated}img.plot{width:100%}
 
 
 def label_colours(classes: tuple[str, ...], labels: list[str]) -> dict[str, str]:
-    """A stable colour per label: the model's classes first, in their order."""
+    """The app's colour for every label, the model's classes first, in their order."""
     names = list(classes) + sorted(set(labels) - set(classes))
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    return {name: label_hex(None if name == UNLABELLED else name) for name in names}
 
 
 def timeline_png(session: Session, width_in: float = 11.0) -> bytes:
@@ -210,16 +209,23 @@ def html_to_pdf(page: Path, out: Path) -> None:
         raise InputError(out, f"no PDF converter found (looked for {', '.join(PDF_CONVERTERS)}); "
                               "write the report as .html and print it from a browser")
     name = Path(converter).name
-    produced = out
+    produced, profile = out, None
     if name.startswith(("soffice", "libreoffice")):
         command = [converter, "--headless", "--convert-to", "pdf", "--outdir", str(page.parent), str(page)]
         produced = page.with_suffix(".pdf")
     elif name == "wkhtmltopdf":
         command = [converter, "--quiet", "--enable-local-file-access", str(page), str(out)]
-    else:
-        command = [converter, "--headless", "--disable-gpu", "--no-pdf-header-footer", f"--print-to-pdf={out}",
-                   page.resolve().as_uri()]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    else:  # Chromium / Chrome: offline, in a throw-away profile; as root it refuses to run sandboxed
+        profile = tempfile.mkdtemp(prefix="epir-pdf-")
+        command = [converter, "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                   "--disable-component-update", "--disable-sync", "--disable-quic", f"--user-data-dir={profile}",
+                   *(["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+                   "--no-pdf-header-footer", f"--print-to-pdf={out}", page.resolve().as_uri()]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        if profile:
+            shutil.rmtree(profile, ignore_errors=True)
     if done.returncode != 0 or not produced.is_file():
         raise InputError(out, f"{name} could not make the PDF ({(done.stderr or done.stdout).strip()[-300:]})")
     if produced != out:
