@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print("No screen found: analysing the bundled demo clip headlessly instead of opening the app.")
         return cli_main(["analyze", str(DEMO_CLIP), "--out", "out/demo"])
+    from app.native import silence_native_stderr
+
+    silence_native_stderr()  # ONNX Runtime's provider fallback and MediaPipe's start-up logs: the app shows its own
     try:
         from app.gui.main import run_app
     except ImportError as exc:
