@@ -116,7 +116,11 @@ class VideoView(QWidget):
         fm = p.fontMetrics()
         width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 16, 440)
         height = fm.height() * len(lines) + 10
-        x = box.right() + 8 if box.right() + 8 + width <= self.width() else max(box.left() - width - 8, 0)
+        # Beside the face, on the side with room; where neither side has room, the wider one, text elided.
+        room_right, room_left = self.width() - box.right() - 16, box.left() - 16
+        if width > room_right and width > room_left:
+            width = max(min(max(room_right, room_left), width), 160)
+        x = box.right() + 8 if width <= room_right or room_right >= room_left else max(box.left() - width - 8, 0)
         y = min(max(box.top(), 0), max(self.height() - height, 0))
         p.save()
         p.setOpacity(max(opacity, 0.6))  # the text stays readable while the heat map fades
