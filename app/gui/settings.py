@@ -113,12 +113,7 @@ class SettingsDialog(QDialog):
         self.model_path = QLineEdit(settings.model_path)
         self.model_path.setPlaceholderText(f"default: {DEFAULT_MODEL.name}"
                                            + ("" if DEFAULT_MODEL.is_file() else " (not installed)"))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.model_path)
-        row.addWidget(browse)
-        form.addRow("Model file", row)
+        form.addRow("Model file", _with_browse(self.model_path, self._browse))
         self.provider = QComboBox()
         self.provider.addItems(PROVIDER_CHOICES)
         self.provider.setCurrentText(settings.provider)
@@ -155,12 +150,7 @@ class SettingsDialog(QDialog):
         self.library_path.setPlaceholderText(f"default: {default_library_dir()}")
         self.library_path.setToolTip("Live sessions are saved here (SQLite + one folder per session); "
                                      "nothing leaves this computer")
-        browse_library = QPushButton("Browse…")
-        browse_library.clicked.connect(self._browse_library)
-        row = QHBoxLayout()
-        row.addWidget(self.library_path)
-        row.addWidget(browse_library)
-        form.addRow("Folder", row)
+        form.addRow("Folder", _with_browse(self.library_path, self._browse_library))
         self.record_video = QCheckBox("Also record the video into the session folder")
         self.record_video.setChecked(settings.record_video)
         form.addRow("", self.record_video)
@@ -190,3 +180,13 @@ class SettingsDialog(QDialog):
             show_landmarks=self.show_landmarks.isChecked(), show_attention=self.show_attention.isChecked(),
             library_path=self.library_path.text().strip(), record_video=self.record_video.isChecked(),
         )
+
+
+def _with_browse(field: QLineEdit, browse) -> QHBoxLayout:
+    """A path field with its Browse… button."""
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row = QHBoxLayout()
+    row.addWidget(field)
+    row.addWidget(button)
+    return row
