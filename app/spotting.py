@@ -183,8 +183,9 @@ class Spotter:
         frame_c, time_c, _ = self._raw[self.smooth // 2]
         value = float(np.mean([r for _, _, r in self._raw]))
         sample = self._sample(frame_c, time_c, value)
-        for old in [f for f in self._raw_by_frame if f < frame_c - self.history]:
-            del self._raw_by_frame[old]
+        # Frames arrive in order, so the oldest entries are first: drop them without scanning the rest.
+        while (oldest := next(iter(self._raw_by_frame))) < frame_c - self.history:
+            del self._raw_by_frame[oldest]
         return [sample], self._detect(sample)
 
     def _is_blink(self, ear: float) -> bool:
@@ -270,8 +271,7 @@ class Spotter:
                 self._active, self._below_since = [sample], None
             return []
         self._active.append(sample)
-        peak = max(self._active, key=lambda s: s.value)
-        low = peak.baseline + o.boundary * (peak.value - peak.baseline)
+        _, low = self._peak_and_fall_back(self._active)
         if sample.value >= low:
             self._below_since = None
         elif self._below_since is None:
@@ -284,9 +284,13 @@ class Spotter:
         self._active = None
         return [interval]
 
-    def _close(self, active: list[SpotSample]) -> SpottedInterval:
+    def _peak_and_fall_back(self, active: list[SpotSample]) -> tuple[SpotSample, float]:
+        """The event's highest sample, and the level below which the signal counts as fallen back."""
         peak = max(active, key=lambda s: s.value)
-        low = peak.baseline + self.options.boundary * (peak.value - peak.baseline)
+        return peak, peak.baseline + self.options.boundary * (peak.value - peak.baseline)
+
+    def _close(self, active: list[SpotSample]) -> SpottedInterval:
+        peak, low = self._peak_and_fall_back(active)
         last_high = max(i for i, s in enumerate(active) if s.value >= low)
         offset = active[min(last_high + 1, len(active) - 1)]
         # Onset: back from the first crossing to where the signal was last below the fall-back level,
