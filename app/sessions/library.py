@@ -2,9 +2,11 @@
 
     LIBRARY/library.sqlite3          every session's rows (store.py has the schema)
     LIBRARY/sessions/<id>/           files of one session (the recorded video, when the user records it)
+    LIBRARY/encryption.json          only in an encrypted library: how to get its key (crypto.py)
 
-Everything stays on this machine. Deleting a session removes its rows (overwritten on disk, not just
-unlinked: ``secure_delete`` and a WAL checkpoint) and its folder.
+Everything stays on this machine, readable by its owner only (folders 0700, files 0600). Deleting a
+session removes its rows (overwritten on disk, not just unlinked: ``secure_delete`` and a WAL
+checkpoint) and its folder.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ from app import __version__
 from app.classifier import Classifier
 from app.errors import InputError
 from app.model_card import ModelCard
-from app.sessions import liveness, store
+from app.private_files import make_private, private_dir
+from app.sessions import crypto, liveness, privacy, store
 from app.sessions.models import (Marker, ModelRecord, Note, Session, SessionInfo, Signal, SourceRecord,
                                  StoredEvent, event_from_json, utc)
 from app.sessions.recorder import Recorder
@@ -53,15 +56,78 @@ class Library:
     """Open (creating or migrating) a library folder; list, search, load, annotate and delete sessions.
 
     Opening marks sessions whose writer process is gone as ``interrupted``; they load like any other.
+    An encrypted library opens with its passphrase (or a key unlocked earlier in this process, or the
+    OS keyring); ``encrypt`` ("passphrase" or "keyring") creates a new library encrypted. ``exposed``
+    lists what other users of the computer can read (``make_private`` fixes it).
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, passphrase: str | None = None, encrypt: str | None = None):
         self.path = Path(path).expanduser() if path is not None else default_library_dir()
         if self.path.exists() and not self.path.is_dir():
             raise InputError(self.path, "not a folder (a session library is a folder)")
         self.db_path = self.path / store.DB_NAME
-        self._conn = store.connect(self.db_path)
+        privacy.settle_conversion(self.path)
+        self.key = self._key(passphrase, encrypt)
+        self._conn = store.connect(self.db_path, self.key)
+        self.exposed = privacy.exposed(self.path)
         self.mark_interrupted()
+
+    def _key(self, passphrase: str | None, encrypt: str | None) -> bytes | None:
+        if crypto.is_encrypted(self.path):
+            return crypto.unlock(self.path, passphrase)
+        if encrypt is None:
+            return None
+        if store.inspect(self.db_path) != 0:
+            raise InputError(self.path, "this library exists and is not encrypted; convert it with "
+                                        "`sessions --encrypt` (or choose a new folder)")
+        spec, key = crypto.new_key(encrypt, passphrase)
+        private_dir(self.path)
+        crypto.write_spec(self.path, spec)
+        crypto.remember(self.path, key)
+        return key
+
+    @property
+    def encrypted(self) -> bool:
+        return self.key is not None
+
+    def make_private(self) -> int:
+        """Make every folder 0700 and file 0600; returns how many were changed."""
+        changed = privacy.make_library_private(self.path)
+        self.exposed = []
+        return changed
+
+    def encrypt(self, store_kind: str = "passphrase", passphrase: str | None = None) -> int:
+        """Encrypt this plain library in place (crash-safe, see privacy.py); returns the files encrypted.
+        Refused while a session is being recorded."""
+        if self.key is not None:
+            raise InputError(self.path, "the library is already encrypted")
+        self.mark_interrupted()
+        active = [i.id for i in self.sessions() if i.status in ACTIVE]
+        if active:
+            raise InputError(self.path, f"session {active[0]} is being recorded; stop it before encrypting")
+        spec, key = crypto.new_key(store_kind, passphrase)
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+        try:
+            files = privacy.convert(self.path, spec, key)
+        finally:
+            privacy.settle_conversion(self.path)
+            if crypto.is_encrypted(self.path):
+                crypto.remember(self.path, key)
+                self.key = key
+            self._conn = store.connect(self.db_path, self.key)
+        return len(files)
+
+    def playable_video(self, info: SessionInfo) -> Path | None:
+        """The session's video as a file OpenCV can read: itself, or (encrypted library) a decrypted
+        copy in a private temporary folder removed when the process ends."""
+        if info.video_path is None or not info.video_path.is_file():
+            return None
+        if self.key is None or not crypto.is_encrypted_file(info.video_path):
+            return info.video_path
+        out = crypto.scratch_dir() / f"session-{info.id}-{info.video_path.name}"
+        crypto.decrypt_file(info.video_path, out, self.key)
+        return out
 
     def close(self) -> None:
         self._conn.close()
@@ -78,8 +144,9 @@ class Library:
     # --- recording -------------------------------------------------------------------------------
 
     def start_session(self, label: str, source: SourceInfo, settings: dict[str, Any] | None = None,
-                      classifier: Classifier | None = None) -> Recorder:
-        """Create a session (status ``recording``) and its folder; feed the returned Recorder."""
+                      classifier: Classifier | None = None, pictures: bool = True) -> Recorder:
+        """Create a session (status ``recording``) and its folder; feed the returned Recorder.
+        ``pictures=False`` stores no face pictures (a de-identified session)."""
         model = None if classifier is None else (json.dumps(classifier.card.to_metadata()), str(classifier.path),
                                                   _sha256(classifier.path), classifier.provider_label)
         now = time.time()
@@ -92,9 +159,8 @@ class Library:
                  json.dumps(settings or {}), *(model or (None,) * 4), f"epir-live {__version__}",
                  liveness.host(), liveness.process_token(), now))
         session_id = int(cursor.lastrowid)
-        folder = self.session_dir(session_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return Recorder(self.db_path, session_id, source.fps, folder)
+        folder = private_dir(self.session_dir(session_id))
+        return Recorder(self.db_path, session_id, source.fps, folder, self.key, pictures)
 
     def mark_interrupted(self) -> list[int]:
         """Sessions still 'recording'/'paused' whose writer (on this host) is gone become 'interrupted'."""
@@ -215,6 +281,10 @@ class Library:
             if not path.resolve().is_relative_to(folder):
                 raise InputError(video, f"a session's video must be inside its folder {folder}")
             relative = str(path.resolve().relative_to(folder))
+            make_private(path)
+            if self.key is not None and not crypto.is_encrypted_file(path):  # encrypted in place, atomically
+                crypto.encrypt_file(path, path.with_name(path.name + ".tmp"), self.key)
+                os.replace(path.with_name(path.name + ".tmp"), path)
         with store.transaction(self._conn):
             self._conn.execute("UPDATE sessions SET video_path = ? WHERE id = ?", (relative, session_id))
 
@@ -233,6 +303,21 @@ class Library:
             self._conn.execute("PRAGMA secure_delete = OFF")
         if info.folder.exists():
             shutil.rmtree(info.folder)
+
+    def expired(self, days: int, today: date | None = None) -> list[SessionInfo]:
+        """Sessions (not being recorded) started before the local day ``days`` days before ``today``:
+        a dry run and a real purge on the same day see the same list."""
+        if days < 0:
+            raise InputError(f"{days} days", "a retention period cannot be negative")
+        day = (today or date.today()) - timedelta(days=days)
+        return [s for s in self.sessions(until=day - timedelta(days=1)) if s.status not in ACTIVE]
+
+    def purge(self, days: int, today: date | None = None) -> list[SessionInfo]:
+        """Delete (as ``delete`` does: rows overwritten, folder removed) every session ``expired`` lists."""
+        gone = self.expired(days, today)
+        for info in gone:
+            self.delete(info.id)
+        return gone
 
     # --- rows → records --------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ own (a new source or pipeline after the pause), so nothing recorded before is ov
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -44,12 +43,14 @@ class Recorder:
     exception marks it ``interrupted``.
     """
 
-    def __init__(self, db_path: Path, session_id: int, fps: float, folder: Path):
+    def __init__(self, db_path: Path, session_id: int, fps: float, folder: Path, key: bytes | None = None,
+                 pictures: bool = True):
         self.session_id = session_id
         self.folder = folder
         self.fps = fps
+        self.pictures = pictures  # False: no face pictures are stored (de-identified session)
         self.status = "recording"
-        self._conn = store.open_connection(db_path)
+        self._conn = store.open_connection(db_path, key)
         self._lock = threading.RLock()
         self._frames: list[tuple] = []
         self._signals: list[tuple] = []
@@ -57,7 +58,7 @@ class Recorder:
         self._last: tuple[int, float] | None = None  # newest recorded frame (index, timestamp), session numbering
         self._offset: tuple[int, float] = (0, 0.0)  # added to the feed's frame index and timestamp
         self._rebase = False
-        self._error: sqlite3.Error | None = None
+        self._error: Exception | None = None  # a database error of the flusher
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name=f"epir-session-{session_id}", daemon=True)
         self._flusher.start()
@@ -104,7 +105,7 @@ class Recorder:
             self._signals.append((self.session_id, index, timestamp, sample.value, sample.threshold))
 
     def on_event(self, result: EventResult) -> Event:
-        return self.add_event(result.event, *event_pictures(result))
+        return self.add_event(result.event, *(event_pictures(result) if self.pictures else (None, None)))
 
     def add_event(self, event: Event, onset_png: bytes | None = None, attention_png: bytes | None = None) -> Event:
         """Commit an event now (with the pending frames); returns it as stored (session numbering)."""
@@ -214,6 +215,6 @@ class Recorder:
                     continue
                 try:
                     self.flush()
-                except sqlite3.Error as exc:  # e.g. disk full: raised to the feeding thread on its next call
+                except store.database_errors() as exc:  # e.g. disk full: raised to the feeding thread on its next call
                     self._error = exc
                     return

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.errors import InputError
+from app.private_files import private_dir, touch_private
+from app.sessions import crypto
 
 APPLICATION_ID = 0x45504952  # "EPIR", in the database header: marks the file as ours
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -101,23 +103,30 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def inspect(db: Path) -> int:
+def inspect(db: Path, key: bytes | None = None) -> int:
     """Schema version of an existing library file (0: new or empty); InputError for anything not ours.
 
     Reads only (the header bytes, then a read-only connection), so a refused file is left byte for byte.
+    With ``key`` the file is an SQLCipher database (no readable header: the connection tells).
     """
     if not db.exists() or db.stat().st_size == 0:
         return 0
     if not db.is_file():
         raise InputError(db, "not a file (expected an EPIR Live library database)")
     with open(db, "rb") as handle:
-        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-            raise InputError(db, "not an SQLite database (corrupt or foreign file); left untouched")
+        plain = handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    if key is not None and plain:
+        raise InputError(db, f"the library has an encryption key ({crypto.KEY_FILE}) but its database is not "
+                             "encrypted; left untouched")
+    if key is None and not plain:
+        raise InputError(db, "not an SQLite database (corrupt, foreign, or encrypted without its "
+                             f"{crypto.KEY_FILE}); left untouched")
     # Without a -wal file no connection is open, so the file can be read as immutable: SQLite then
     # creates no -wal/-shm files beside someone else's database. With one, a writer may be active.
     immutable = "" if Path(f"{db}-wal").exists() else "&immutable=1"
+    uri = f"{db.resolve().as_uri()}?mode=ro{immutable}"
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro{immutable}", uri=True)
+        conn = sqlite3.connect(uri, uri=True) if key is None else crypto.connect_encrypted(uri, key, uri=True)
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -125,7 +134,7 @@ def inspect(db: Path) -> int:
             problems = conn.execute("PRAGMA quick_check(1)").fetchone()[0] if app_id == APPLICATION_ID else "ok"
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except database_errors() as exc:
         raise InputError(db, f"unreadable database ({' '.join(str(exc).split())[:200]}); left untouched") from None
     if app_id != APPLICATION_ID:
         if app_id == 0 and version == 0 and tables == 0:
@@ -139,25 +148,42 @@ def inspect(db: Path) -> int:
     return version
 
 
-def connect(db: Path) -> sqlite3.Connection:
-    """A write connection to a library file, created or migrated to the current schema as needed."""
-    version = inspect(db)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    conn = open_connection(db)
+def connect(db: Path, key: bytes | None = None) -> sqlite3.Connection:
+    """A write connection to a library file, created (0600, in a 0700 folder: SQLite gives its -wal and
+    -shm files the database's mode) or migrated to the current schema as needed."""
+    version = inspect(db, key)
+    private_dir(db.parent)
+    if not db.exists():
+        touch_private(db)
+    conn = open_connection(db, key)
     if version < SCHEMA_VERSION:
         migrate(conn, version)
     return conn
 
 
-def open_connection(db: Path) -> sqlite3.Connection:
+def open_connection(db: Path, key: bytes | None = None) -> sqlite3.Connection:
     """A connection to a file ``connect`` has already checked: autocommit (explicit transactions), WAL,
-    foreign keys on, usable from the thread that holds the caller's lock."""
-    conn = sqlite3.connect(db, timeout=10.0, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
+    foreign keys on, usable from the thread that holds the caller's lock; SQLCipher when ``key`` is given."""
+    options = {"timeout": 10.0, "isolation_level": None, "check_same_thread": False}
+    if key is None:
+        conn = sqlite3.connect(db, **options)
+        conn.row_factory = sqlite3.Row
+    else:
+        conn = crypto.connect_encrypted(str(db), key, **options)
+        conn.row_factory = crypto.sqlcipher().Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """The DB-API error classes of sqlite3 and, when installed, SQLCipher (distinct classes)."""
+    try:
+        from sqlcipher3 import dbapi2
+    except ImportError:
+        return (sqlite3.Error,)
+    return sqlite3.Error, dbapi2.Error
 
 
 @contextmanager
