@@ -16,6 +16,7 @@ from app.events import Event, ResultWriter
 from app.model_card import FLOW_METHODS
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
 from app.sessions.analysis import record_analysis
+from app.sessions.cli_access import KEY_STORES, open_library
 from app.sources import FileSource, open_source
 from app.spotting import SpotSample, SpottingOptions
 
@@ -31,6 +32,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="spotting threshold in robust standard deviations above baseline")
     parser.add_argument("--library", type=Path, help="also save the analysis as a session in this library folder")
     parser.add_argument("--label", help="the session's label in the library (default: the file name)")
+    parser.add_argument("--encrypt", action="store_true", help="create the --library encrypted (passphrase from "
+                        "$EPIR_LIVE_PASSPHRASE or a prompt)")
+    parser.add_argument("--key-store", choices=KEY_STORES, default="passphrase",
+                        help="with --encrypt: derive the key from a passphrase, or keep a random key in the OS keyring")
+    parser.add_argument("--no-faces", action="store_true", help="de-identified: the library session keeps no face "
+                        "pictures or attention overlays (the output files never hold any)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -71,7 +78,10 @@ def main(args: argparse.Namespace) -> int:
     }
     classes = classifier.card.classes if classifier else ()
     writer = ResultWriter(args.out, header, classes)
-    recorder = record_analysis(args.library, args.label, info, options, classifier) if args.library else None
+    recorder = None
+    if args.library:
+        open_library(args.library, args.key_store if args.encrypt else None).close()  # asks for the passphrase once, warns if exposed
+        recorder = record_analysis(args.library, args.label, info, options, classifier, pictures=not args.no_faces)
     started = time.perf_counter()
     with source, Pipeline(info.fps, options, classifier) as pipeline, recorder or contextlib.nullcontext():
         keep = pipeline.spotter.delay_frames + 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from app import __version__
+from app.private_files import open_private, private_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -93,15 +93,15 @@ class ResultWriter:
 
     def __init__(self, out_dir: str | Path, header: dict[str, Any], classes: tuple[str, ...] = ()):
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.out_dir)  # readable by the user only, like every file written below
         self.header = header
         self.classes = classes
         self.events: list[Event] = []
         self._pending: deque[FrameRow] = deque()
-        self._frames_file = open(self.out_dir / "frames.csv", "w", newline="")
+        self._frames_file = open_private(self.out_dir / "frames.csv", "w", newline="")
         self._frames = csv.writer(self._frames_file)
         self._frames.writerow(FRAME_CSV_FIELDS)
-        self._events_file = open(self.out_dir / "events.csv", "w", newline="")
+        self._events_file = open_private(self.out_dir / "events.csv", "w", newline="")
         self._events = csv.writer(self._events_file)
         self._events.writerow(EVENT_CSV_FIELDS + [f"p_{c}" for c in classes])
         self._write_json()
@@ -141,6 +141,4 @@ class ResultWriter:
     def _write_json(self) -> None:
         payload = {**self.header, "software": f"epir-live {__version__}", "classes": list(self.classes),
                    "events": [e.to_json() for e in self.events]}
-        tmp = self.out_dir / "events.json.tmp"
-        tmp.write_text(json.dumps(payload, indent=1))
-        os.replace(tmp, self.out_dir / "events.json")
+        write_private(self.out_dir / "events.json", json.dumps(payload, indent=1))

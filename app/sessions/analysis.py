@@ -18,9 +18,10 @@ def pipeline_settings(options: PipelineOptions) -> dict:
 
 
 def record_analysis(library: str | Path | None, label: str | None, source: SourceInfo, options: PipelineOptions,
-                    classifier: Classifier | None) -> Recorder:
+                    classifier: Classifier | None, pictures: bool = True) -> Recorder:
     """Start a session for one analysis (labelled with the file name by default); feed and finish it,
-    or use it as a context manager (an exception marks the session interrupted)."""
+    or use it as a context manager (an exception marks the session interrupted). ``pictures=False``:
+    no face pictures are kept (de-identified)."""
     with Library(library) as opened:
         return opened.start_session(label if label is not None else Path(source.name).name, source,
-                                    pipeline_settings(options), classifier)
+                                    pipeline_settings(options), classifier, pictures)

@@ -135,13 +135,9 @@ def forget(library: Path) -> None:
     _unlocked.pop(_canonical(library), None)
 
 
-def key_for(library: Path) -> bytes | None:
-    """The unlocked key of an encrypted library (a keyring key is fetched now); None for a plain one;
-    LockedError while a passphrase library has not been unlocked."""
-    library = _canonical(library)
-    if library in _unlocked or not is_encrypted(library):
-        return _unlocked.get(library)
-    return unlock(library)
+def cached_key(library: Path) -> bytes | None:
+    """The key unlocked for this library earlier in this process, if any."""
+    return _unlocked.get(_canonical(library))
 
 
 def keyring_available() -> bool:

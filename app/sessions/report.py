@@ -21,6 +21,7 @@ from pathlib import Path
 from app import __version__
 from app.errors import InputError
 from app.labels import label_hex
+from app.private_files import make_private, private_dir, write_private
 from app.sessions.models import Session
 from app.sessions.review import UNLABELLED, label_counts, spans_between_markers
 
@@ -34,6 +35,13 @@ img.thumb{width:72px;height:72px;image-rendering:pixelated}img.plot{width:100%}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
 """
+
+
+IDENTIFIABLE = ("it holds pictures of the face (the onset of every event and the attention map over it). "
+                "Store and share it as you would the recording; <code>report --no-faces</code> writes a "
+                "de-identified one.")
+DEIDENTIFIED = ("labels, timings, the spotting signal, markers and notes only: no face picture, no attention "
+                "overlay on a face, no video or source file name.")
 
 
 def label_colours(classes: tuple[str, ...], labels: list[str]) -> dict[str, str]:
@@ -79,7 +87,9 @@ def timeline_png(session: Session, width_in: float = 11.0) -> bytes:
     return buffer.getvalue()
 
 
-def render_html(session: Session, generated: datetime | None = None) -> str:
+def render_html(session: Session, generated: datetime | None = None, faces: bool = True) -> str:
+    """The report page; ``faces=False`` makes it de-identified: labels, timings, the signal plot and notes,
+    but no face picture, no attention overlay on a face, no video or source file name."""
     info = session.info
     events = [s.event for s in session.events]
     classes = info.classes
@@ -91,7 +101,9 @@ def render_html(session: Session, generated: datetime | None = None) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>EPIR Live session "
              f"{info.id}: {esc(info.label)}</title><style>{CSS}</style></head><body>",
              f"<h1>Session {info.id}: {esc(info.label) or '<span class=muted>(no label)</span>'}</h1>",
-             f"<div class='muted'>EPIR Live report, generated {_local(generated)} by epir-live {__version__}</div>"]
+             f"<div class='muted'>EPIR Live report, generated {_local(generated)} by epir-live {__version__}</div>",
+             f"<div class='caveat'><b>{'Identifiable report' if faces else 'De-identified report'}:</b> "
+             + (DEIDENTIFIED if not faces else IDENTIFIABLE) + "</div>"]
     if info.model is not None:
         parts.append(f"<div class='caveat'><b>About the labels:</b> {esc(info.model.card.honesty_note)}.</div>")
     else:
@@ -106,14 +118,15 @@ def render_html(session: Session, generated: datetime | None = None) -> str:
         ("Started", _local(info.started_at)),
         ("Ended", _local(info.ended_at) if info.ended_at else "—"),
         ("Recorded span", f"{seconds:.1f} s ({len(sig)} frames, {int((~sig.success).sum()) if len(sig) else 0} without a face)"),
-        ("Source", f"{info.source.kind}: {info.source.name}, {info.source.width}×{info.source.height}, "
-                   f"{info.source.fps:.2f} fps"),
+        ("Source", f"{info.source.kind}: {info.source.name if faces else '(name left out)'}, "
+                   f"{info.source.width}×{info.source.height}, {info.source.fps:.2f} fps"),
         ("Model", "none" if info.model is None else
          f"{info.model.name} {info.model.version} on {info.model.provider}; sha256 {info.model.sha256}"),
         ("Events", f"{len(events)} ({sum(e.kind == 'micro' for e in events)} micro, "
                    f"{sum(e.kind == 'macro' for e in events)} macro)"),
         ("Markers / notes", f"{sum(m.kind == 'user' for m in session.markers)} / {len(session.notes)}"),
-        ("Recorded video", info.video_path.name if info.video_path else "not recorded"),
+        ("Recorded video", ("recorded (left out of this report)" if not faces else info.video_path.name)
+         if info.video_path else "not recorded"),
     ]
     parts += [f"<tr><th>{k}</th><td>{esc(str(v))}</td></tr>" for k, v in summary]
     parts.append("</table><table><tr><th>Label</th><th>Events</th></tr>")
@@ -133,7 +146,8 @@ def render_html(session: Session, generated: datetime | None = None) -> str:
     else:
         head = "".join(f"<th>p({esc(c)})</th>" for c in classes)
         parts.append("<table><tr><th>#</th><th>onset s</th><th>apex s</th><th>offset s</th><th>ms</th><th>kind</th>"
-                     f"<th>label</th><th>conf.</th>{head}<th>score</th><th>onset face</th><th>attention</th></tr>")
+                     f"<th>label</th><th>conf.</th>{head}<th>score</th>"
+                     + ("<th>onset face</th><th>attention</th>" if faces else "") + "</tr>")
         for stored in session.events:
             e = stored.event
             label = e.label or UNLABELLED
@@ -144,8 +158,9 @@ def render_html(session: Session, generated: datetime | None = None) -> str:
                 f"<td class='num'>{e.apex_time:.2f}</td><td class='num'>{e.offset_time:.2f}</td>"
                 f"<td class='num'>{e.duration_ms:.0f}</td><td>{e.kind}</td>"
                 f"<td>{_swatch(colours[label])}{esc(label)}</td><td class='num'>{conf}</td>{probs}"
-                f"<td class='num'>{e.spot_score:.1f}</td><td>{_thumb(stored.onset_png, 'onset face')}</td>"
-                f"<td>{_thumb(stored.attention_png, 'attention')}</td></tr>")
+                f"<td class='num'>{e.spot_score:.1f}</td>"
+                + (f"<td>{_thumb(stored.onset_png, 'onset face')}</td><td>{_thumb(stored.attention_png, 'attention')}"
+                   "</td>" if faces else "") + "</tr>")
         parts.append("</table>")
 
     parts.append("<h2>Markers</h2>")
@@ -177,20 +192,20 @@ def render_html(session: Session, generated: datetime | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_report(session: Session, out: Path) -> Path:
-    """Write ``out`` as HTML, or as PDF when it ends in ``.pdf`` (InputError if no converter is installed)."""
+def write_report(session: Session, out: Path, faces: bool = True) -> Path:
+    """Write ``out`` (0600: readable by its owner only) as HTML, or as PDF when it ends in ``.pdf``
+    (InputError if no converter is installed); ``faces=False``: the de-identified report."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(session)
+    private_dir(out.parent)
+    text = render_html(session, faces=faces)
     if out.suffix.lower() != ".pdf":
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-        return out
-    with tempfile.TemporaryDirectory() as work:
-        page = Path(work) / f"{out.stem}.html"
-        page.write_text(text, encoding="utf-8")
-        html_to_pdf(page, out)
+        return write_private(out, text)
+    with tempfile.TemporaryDirectory() as work:  # 0700: the converter's output is private before it moves
+        page = write_private(Path(work) / f"{out.stem}.html", text)
+        made = Path(work) / out.name
+        html_to_pdf(page, made)
+        make_private(made)
+        shutil.move(made, out)
     return out
 
 

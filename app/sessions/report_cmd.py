@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.sessions.library import LIBRARY_ENV, Library
+from app.sessions.cli_access import open_library
+from app.sessions.library import LIBRARY_ENV
 from app.sessions.report import write_report
 
 
@@ -14,13 +15,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="report file: .html, or .pdf when a converter "
                         "(Chromium/Chrome, wkhtmltopdf, LibreOffice) is installed")
     parser.add_argument("--library", type=Path, help=f"library folder (default: ${LIBRARY_ENV} or the user data folder)")
+    parser.add_argument("--no-faces", action="store_true", help="a de-identified report: no face pictures, no "
+                        "attention overlays on the face, no video or source file name")
 
 
 def main(args: argparse.Namespace) -> int:
-    with Library(args.library) as library:
+    with open_library(args.library) as library:
         info = library.find(args.session)
         session = library.load(info.id)
-    out = write_report(session, args.out)
+    out = write_report(session, args.out, faces=not args.no_faces)
     print(f"session {info.id} ({info.label or 'no label'}): {len(session.events)} events, "
-          f"{sum(m.kind == 'user' for m in session.markers)} markers; report written to {out}")
+          f"{sum(m.kind == 'user' for m in session.markers)} markers; {'de-identified ' if args.no_faces else ''}report written to {out}")
     return 0
