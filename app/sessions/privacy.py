@@ -56,6 +56,14 @@ def settle_conversion(root: Path) -> None:
 
 def convert(root: Path, spec: crypto.KeySpec, key: bytes) -> list[Path]:
     """Encrypt a plain library in place (no connection to it may be open); returns the files encrypted."""
+    files = prepare_conversion(root, key)
+    crypto.write_spec(root, spec)  # the commit
+    settle_conversion(root)
+    return files
+
+
+def prepare_conversion(root: Path, key: bytes) -> list[Path]:
+    """Write the encrypted database and session files beside the plain ones (``NAME.encrypting``)."""
     db = root / store.DB_NAME
     encrypted_db = Path(f"{db}{PENDING}")
     encrypted_db.unlink(missing_ok=True)
@@ -75,8 +83,6 @@ def convert(root: Path, spec: crypto.KeySpec, key: bytes) -> list[Path]:
              and not crypto.is_encrypted_file(p)] if (root / "sessions").is_dir() else []
     for path in files:
         crypto.encrypt_file(path, Path(f"{path}{PENDING}"), key)
-    crypto.write_spec(root, spec)  # the commit
-    settle_conversion(root)
     return files
 
 

@@ -40,8 +40,8 @@ img.thumb{width:72px;height:72px;image-rendering:pixelated}img.plot{width:100%}
 IDENTIFIABLE = ("it holds pictures of the face (the onset of every event and the attention map over it). "
                 "Store and share it as you would the recording; <code>report --no-faces</code> writes a "
                 "de-identified one.")
-DEIDENTIFIED = ("labels, timings, the spotting signal, markers and notes only: no face picture, no attention "
-                "overlay on a face, no video or source file name.")
+DEIDENTIFIED = ("expression labels, timings, the spotting signal, markers and notes only: no face picture, no "
+                "attention overlay on a face, no video, no session label or source file name.")
 
 
 def label_colours(classes: tuple[str, ...], labels: list[str]) -> dict[str, str]:
@@ -89,18 +89,19 @@ def timeline_png(session: Session, width_in: float = 11.0) -> bytes:
 
 def render_html(session: Session, generated: datetime | None = None, faces: bool = True) -> str:
     """The report page; ``faces=False`` makes it de-identified: labels, timings, the signal plot and notes,
-    but no face picture, no attention overlay on a face, no video or source file name."""
+    but no face picture, no attention overlay on a face, no video, session label or source file name."""
     info = session.info
     events = [s.event for s in session.events]
     classes = info.classes
     colours = label_colours(classes, [e.label or UNLABELLED for e in events])
     generated = generated or datetime.now().astimezone()
     esc = html.escape
+    title = info.label if faces else "de-identified"  # a label often names the person
     sig = session.signal
     seconds = float(sig.timestamp[-1] - sig.timestamp[0]) if len(sig) > 1 else 0.0
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>EPIR Live session "
-             f"{info.id}: {esc(info.label)}</title><style>{CSS}</style></head><body>",
-             f"<h1>Session {info.id}: {esc(info.label) or '<span class=muted>(no label)</span>'}</h1>",
+             f"{info.id}: {esc(title)}</title><style>{CSS}</style></head><body>",
+             f"<h1>Session {info.id}: {esc(title) or '<span class=muted>(no label)</span>'}</h1>",
              f"<div class='muted'>EPIR Live report, generated {_local(generated)} by epir-live {__version__}</div>",
              f"<div class='caveat'><b>{'Identifiable report' if faces else 'De-identified report'}:</b> "
              + (DEIDENTIFIED if not faces else IDENTIFIABLE) + "</div>"]

@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "(Chromium/Chrome, wkhtmltopdf, LibreOffice) is installed")
     parser.add_argument("--library", type=Path, help=f"library folder (default: ${LIBRARY_ENV} or the user data folder)")
     parser.add_argument("--no-faces", action="store_true", help="a de-identified report: no face pictures, no "
-                        "attention overlays on the face, no video or source file name")
+                        "attention overlays on the face, no video, session label or source file name")
 
 
 def main(args: argparse.Namespace) -> int:
