@@ -15,12 +15,12 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime-ok: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[gui]"
+	$(PY) -m pip install --quiet -e ".[gui,privacy]"
 	touch $@
 
 $(VENV)/.dev-ok: pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[gui,train,test]"
+	$(PY) -m pip install --quiet -e ".[gui,train,test,privacy]"
 	touch $@ $(VENV)/.runtime-ok
 
 setup: $(VENV)/.runtime-ok

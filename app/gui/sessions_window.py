@@ -30,13 +30,16 @@ def load_session(library: Path, session_id: int) -> Session:
         return opened.load(session_id)
 
 
-def export_report(library: Path, session_id: int, out: Path) -> Path:
-    """Write a session's report (.html, or .pdf where a converter is installed)."""
-    return write_report(load_session(library, session_id), out)
+def export_report(library: Path, session_id: int, out: Path, faces: bool = True) -> Path:
+    """Write a session's report (.html, or .pdf where a converter is installed); ``faces=False``: de-identified."""
+    return write_report(load_session(library, session_id), out, faces)
+
+
+DEIDENTIFIED_FILTER = "De-identified HTML report, no face pictures (*.html)"
 
 
 def report_filter() -> str:
-    return "HTML report (*.html)" + (";;PDF report (*.pdf)" if pdf_converter() else "")
+    return "HTML report (*.html)" + (";;PDF report (*.pdf)" if pdf_converter() else "") + ";;" + DEIDENTIFIED_FILTER
 
 
 class SessionsWindow(QDialog):
@@ -195,13 +198,13 @@ class SessionsWindow(QDialog):
             QMessageBox.warning(self, "Export report", "Select a session first.")
             return
         name = f"session-{info.id}-report.html"
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", str(Path.home() / name), report_filter())
+        path, chosen = QFileDialog.getSaveFileName(self, "Export report", str(Path.home() / name), report_filter())
         if path:
-            self.export(info.id, Path(path))
+            self.export(info.id, Path(path), faces=chosen != DEIDENTIFIED_FILTER)
 
-    def export(self, session_id: int, out: Path) -> None:
+    def export(self, session_id: int, out: Path, faces: bool = True) -> None:
         """Write the report in a thread; the library line then says where it went."""
-        self._run(lambda: export_report(self.library.path, session_id, out), self._exported)
+        self._run(lambda: export_report(self.library.path, session_id, out, faces), self._exported)
 
     @Slot(object)
     def _exported(self, out: Path) -> None:

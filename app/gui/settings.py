@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+                               QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES
 from app.model_card import FLOW_METHODS
@@ -33,6 +34,8 @@ class AppSettings:
     show_attention: bool = True
     library_path: str = ""  # empty: app.sessions.default_library_dir() ($EPIR_LIVE_LIBRARY or the data folder)
     record_video: bool = False  # also write live sessions' video into their folder
+    encrypt_library: bool = False  # create the library encrypted (or offer to encrypt a plain one)
+    retention_days: int = 0  # sessions older than this are offered for deletion when the library opens; 0: keep
 
     @property
     def library(self) -> Path:
@@ -68,6 +71,8 @@ def load_settings() -> AppSettings:
         settings.provider = defaults.provider
     if settings.flow_method and settings.flow_method not in FLOW_METHODS:
         settings.flow_method = ""
+    if settings.retention_days < 0:
+        settings.retention_days = 0
     if settings.camera_resolution not in RESOLUTIONS:
         settings.camera_resolution = "default"
     return settings
@@ -154,6 +159,16 @@ class SettingsDialog(QDialog):
         self.record_video = QCheckBox("Also record the video into the session folder")
         self.record_video.setChecked(settings.record_video)
         form.addRow("", self.record_video)
+        self.encrypt_library = QCheckBox("Encrypt the library (database and videos; asks for a passphrase)")
+        self.encrypt_library.setChecked(settings.encrypt_library)
+        form.addRow("", self.encrypt_library)
+        self.retention_days = QSpinBox()
+        self.retention_days.setRange(0, 36500)
+        self.retention_days.setSpecialValueText("for ever")
+        self.retention_days.setSuffix(" days")
+        self.retention_days.setValue(settings.retention_days)
+        self.retention_days.setToolTip("Older sessions are listed for deletion when the library is opened")
+        form.addRow("Keep sessions", self.retention_days)
         layout.addWidget(sessions_box)
 
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
@@ -179,6 +194,7 @@ class SettingsDialog(QDialog):
             sensitivity=float(self.sensitivity.value()), show_box=self.show_box.isChecked(),
             show_landmarks=self.show_landmarks.isChecked(), show_attention=self.show_attention.isChecked(),
             library_path=self.library_path.text().strip(), record_video=self.record_video.isChecked(),
+            encrypt_library=self.encrypt_library.isChecked(), retention_days=int(self.retention_days.value()),
         )
 
 

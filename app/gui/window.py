@@ -287,7 +287,8 @@ class MainWindow(SessionControls, QMainWindow):
     def apply_settings(self, new: AppSettings) -> None:
         old, self.settings = self.settings, new
         save_settings(new)
-        if old.library != new.library:
+        if (old.library, old.encrypt_library, old.retention_days) != (new.library, new.encrypt_library,
+                                                                      new.retention_days):
             self._switch_library()
         self._apply_overlays()
         if (old.model_path, old.provider) != (new.model_path, new.provider):

@@ -15,9 +15,10 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.errors import InputError
 from app.gui.live_session import LiveSession
-from app.gui.sessions_window import SessionsWindow, export_report, report_filter
+from app.gui.library_access import open_private_library
+from app.gui.sessions_window import DEIDENTIFIED_FILTER, SessionsWindow, export_report, report_filter
 from app.gui.workers import AnalysisRequest
-from app.sessions import Library
+from app.sessions import Library, crypto
 from app.sessions.analysis import pipeline_settings
 
 
@@ -28,7 +29,7 @@ class SessionControls:
         if self.library is not None and self.library.path == path:
             return self.library
         try:
-            self.library = Library(path)
+            self.library = open_private_library(self, path, self.settings.encrypt_library, self.settings.retention_days)
         except (InputError, OSError) as exc:
             self._error("Session library", f"{exc}\n\nSessions are not recorded. Choose another folder in "
                         "Settings → Session library.")
@@ -131,12 +132,24 @@ class SessionControls:
             return None
         if self.sessions_window is None:
             self.sessions_window = SessionsWindow(library, self)
-            self.sessions_window.play_video.connect(self.open_video)
+            self.sessions_window.play_video.connect(self._play_session_video)
         else:
             self.sessions_window.refresh()
         self.sessions_window.show()
         self.sessions_window.raise_()
         return self.sessions_window
+
+    def _play_session_video(self, path: str) -> None:
+        """A session's recorded video; in an encrypted library, a decrypted private copy of it."""
+        if self.library is not None and self.library.key is not None and crypto.is_encrypted_file(Path(path)):
+            copy = crypto.scratch_dir() / Path(path).name
+            try:
+                crypto.decrypt_file(Path(path), copy, self.library.key)
+            except InputError as exc:
+                self._error("Session video", str(exc))
+                return
+            path = str(copy)
+        self.open_video(path)
 
     def choose_report(self) -> None:
         session_id = self.session.session_id if self.session is not None else None
@@ -145,14 +158,15 @@ class SessionControls:
             self._error("Export report", "No session recorded yet: start live analysis (Camera or Demo clip), "
                         "or pick a saved session in Sessions… and export it from there.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", f"session-{session_id}-report.html",
-                                              report_filter())
+        path, chosen = QFileDialog.getSaveFileName(self, "Export report", f"session-{session_id}-report.html",
+                                                   report_filter())
         if path:
-            self.export_report(session_id, path)
+            self.export_report(session_id, path, faces=chosen != DEIDENTIFIED_FILTER)
 
-    def export_report(self, session_id: int, out: str | Path) -> None:
-        """Write a session's report in a thread (the status bar says when it is written)."""
+    def export_report(self, session_id: int, out: str | Path, faces: bool = True) -> None:
+        """Write a session's report in a thread (the status bar says when it is written); ``faces=False``:
+        the de-identified report."""
         library = self.settings.library
-        self._run_task(lambda: export_report(library, session_id, Path(out)),
+        self._run_task(lambda: export_report(library, session_id, Path(out), faces),
                        lambda written: self.statusBar().showMessage(f"Report written to {written}", 10000),
                        lambda message: self._error("Export report", message))
