@@ -318,3 +318,33 @@ def test_no_faces_report_and_session_hold_no_face_picture(tmp_path):
     assert plain_html.count("<img") == 1 and "alt='timeline'" in plain_html  # the signal plot, nothing else
     assert "patient-clip" not in plain_html and "patient-clip" in full_html
     assert all(f"id='event-{s.event.event_id}'" in plain_html for s in session.events)
+
+
+WITHOUT_EXTRA = """
+import sys
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('sqlcipher3', 'cryptography', 'keyring'):
+            raise ImportError(f'{name} is blocked in this test')
+        return None
+
+sys.meta_path.insert(0, Refuse())
+from app.cli import main
+codes = [main(['sessions', '--library', library]) for library in sys.argv[1:]]
+print('exit codes', *codes)
+"""
+
+
+def test_plain_libraries_need_no_privacy_extra(tmp_path):
+    """Without sqlcipher3, cryptography and keyring a plain library works; an encrypted one says what to install."""
+    with Library(tmp_path / "plain") as opened:
+        opened.start_session("visit", CAMERA).finish()
+    with Library(tmp_path / "encrypted", SECRET, encrypt="passphrase"):
+        pass
+    done = subprocess.run([sys.executable, "-c", WITHOUT_EXTRA, str(tmp_path / "plain"), str(tmp_path / "encrypted")],
+                          cwd=ROOT, text=True, capture_output=True, timeout=120,
+                          env={**os.environ, crypto.PASSPHRASE_ENV: SECRET})
+    assert "exit codes 0 2" in done.stdout and "visit" in done.stdout, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [f"error: encryption: encrypted libraries need SQLCipher; "
+                                                "install the privacy extra: pip install 'epir-live[privacy]'"]
