@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
+from app.errors import InputError
 from app.events import Event, ResultWriter
 from app.model_card import FLOW_METHODS
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
@@ -51,6 +52,8 @@ def load_classifier(model: Path | None, provider: str) -> Classifier | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if (args.encrypt or args.no_faces) and not args.library:
+        raise InputError("--encrypt" if args.encrypt else "--no-faces", "applies to the session saved with --library")
     classifier = load_classifier(args.model, args.provider)
     source = open_source(args.input, fps=args.fps)
     info = source.info

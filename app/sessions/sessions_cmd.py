@@ -33,11 +33,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    with open_library(args.library, _new_encrypted(args), warn=not args.fix_permissions) as library:
+    create = _new_encrypted(args)
+    with open_library(args.library, create, warn=not args.fix_permissions) as library:
         print(f"library: {library.path}" + ("  (encrypted)" if library.encrypted else ""))
         if args.fix_permissions:
             print(f"made private: {library.make_private()} files or folders changed")
-        if args.encrypt and not library.encrypted:
+        if create:
+            print("created the library encrypted")
+        elif args.encrypt and library.encrypted:
+            print("the library is already encrypted; nothing was changed")
+        elif args.encrypt:
             secret = passphrase(library.path, confirm=True) if args.key_store == "passphrase" else None
             count = library.encrypt(args.key_store, secret)
             print(f"encrypted the library in place: the database and {count} session files")
