@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
+from app.gui.settings import AppSettings, SettingsDialog, load_settings, save_settings
 from app.sessions import LIBRARY_ENV, Library, crypto, store
 from app.sources import SourceInfo
 from tests.gui_fixtures import isolated_settings, qapp, record_message_boxes, window  # noqa: F401
@@ -73,3 +74,15 @@ def test_readable_library_is_made_private_and_old_sessions_purged(window, messag
     assert "can be read by other users" in asked and "1 sessions started more than 30 days ago" in asked
     assert "old" in asked and [i.label for i in sessions.infos] == ["recent"]
     assert not Library(library).exposed and library.stat().st_mode & 0o777 == 0o700
+
+
+def test_privacy_settings_round_trip(qtbot, qapp):
+    dialog = SettingsDialog(AppSettings(), cameras=[0])
+    qtbot.addWidget(dialog)
+    assert dialog.retention_days.text() == "for ever" and not dialog.encrypt_library.isChecked()
+    dialog.encrypt_library.setChecked(True)
+    dialog.retention_days.setValue(90)
+    result = dialog.result_settings()
+    assert (result.encrypt_library, result.retention_days) == (True, 90)
+    save_settings(result)
+    assert (load_settings().encrypt_library, load_settings().retention_days) == (True, 90)
