@@ -98,6 +98,7 @@ def test_pdf_needs_a_converter_and_uses_the_one_installed(session, tmp_path, mon
     fake.chmod(0o755)
     out = write_report(session, tmp_path / "report.pdf")
     assert out.read_bytes().startswith(b"%PDF")
+    assert out.stat().st_mode & 0o777 == 0o600  # private, whatever mode the converter gave it
 
 
 def test_report_modules_import_without_qt_or_torch():
