@@ -66,12 +66,14 @@ def cli(module, argv: list[str]) -> int:
 
 
 def live_session_with_video(library: Path, clip: Path) -> int:
-    """A session recorded the way the desktop app records it (LiveSession, video on), fed by the pipeline."""
+    """A session recorded the way the desktop app records it (LiveSession, video on), fed by the pipeline;
+    the video is private while it is being written, too."""
     session = LiveSession(library, "visit 1", {}, record_video=True)
     with FileSource(clip) as source, Pipeline(source.info.fps, PipelineOptions(), None) as pipeline:
         session.start(source.info, None)
         for result in pipeline.run(source, live=False):
             session.feed(result)
+    assert session.video.written > 0 and session.video.path.stat().st_mode & 0o777 == 0o600
     session_id = session.session_id
     session.close()
     return session_id

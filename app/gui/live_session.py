@@ -16,6 +16,7 @@ import cv2
 
 from app.classifier import Classifier
 from app.pipeline import FrameResult, Result
+from app.private_files import touch_private
 from app.sessions import Library, Marker, Recorder
 from app.sources import SourceInfo
 
@@ -29,6 +30,7 @@ class SessionVideo:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         self.path, self.fps = path, fps
+        touch_private(path)  # 0600 from the start: the writer truncates it and keeps its mode
         self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), fps, size)
         if not self._writer.isOpened():
             raise OSError(f"{path}: OpenCV cannot write {VIDEO_FOURCC} video here")
