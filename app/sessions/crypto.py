@@ -32,7 +32,7 @@ from app.private_files import open_private, write_private
 KEY_FILE = "encryption.json"
 PASSPHRASE_ENV = "EPIR_LIVE_PASSPHRASE"
 KEYRING_SERVICE = "epir-live library"
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB, ~0.3 s: OWASP's recommended scrypt cost
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB, about a second here: OWASP's recommended cost
 FILE_MAGIC = b"EPIRAES1"
 CHUNK = 1 << 20  # plaintext bytes per AES-GCM chunk
 _NONCE, _TAG = 12, 16
@@ -122,8 +122,9 @@ def unlock(library: Path, passphrase: str | None = None) -> bytes | None:
     library = _canonical(library)
     if not is_encrypted(library):
         return None
-    if library not in _unlocked:
-        _unlocked[library] = derive(library, read_spec(library), passphrase)
+    spec, cached = read_spec(library), _unlocked.get(library)
+    if cached is None or not hmac.compare_digest(_check(cached), spec.check):  # e.g. a library made anew
+        _unlocked[library] = derive(library, spec, passphrase)
     return _unlocked[library]
 
 
