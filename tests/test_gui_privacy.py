@@ -18,6 +18,7 @@ from app.gui.settings import AppSettings, SettingsDialog, load_settings, save_se
 from app.sessions import LIBRARY_ENV, Library, crypto, store
 from app.sources import SourceInfo
 from tests.gui_fixtures import isolated_settings, qapp, record_message_boxes, window  # noqa: F401
+from tests.test_privacy import face_clip, live_session_with_video  # noqa: F401  (a fixture, found by name)
 
 CAMERA = SourceInfo("camera", "camera 0", 30.0, 640, 480, None, True)
 SECRET = "correct horse battery staple"
@@ -42,7 +43,7 @@ def digests(root: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_encrypted_library_opens_with_its_passphrase_only(window, messages, typed, tmp_path):
+def test_encrypted_library_opens_with_its_passphrase_only(qtbot, window, messages, typed, tmp_path, face_clip):
     library = Path(os.environ[LIBRARY_ENV])
     with Library(library, SECRET, encrypt="passphrase") as opened:
         opened.start_session("visit", CAMERA).finish()
@@ -53,6 +54,15 @@ def test_encrypted_library_opens_with_its_passphrase_only(window, messages, type
     assert "wrong passphrase" in messages[-1][1] and digests(library) == before
     typed.append(SECRET)
     assert [i.label for i in window.open_sessions().infos] == ["visit"]
+
+    session_id = live_session_with_video(library, face_clip)  # recorded with the key the window unlocked
+    with Library(library) as opened:
+        video = opened.info(session_id).video_path
+    assert crypto.is_encrypted_file(video)
+    window._play_session_video(str(video))  # the review's "Play video" button
+    played = Path(window.analysis.request.path)
+    assert played != video and played.read_bytes()[:4] == b"RIFF"  # a decrypted private copy
+    qtbot.waitUntil(lambda: window.analysis is None or not window.analysis.isRunning(), timeout=30_000)
 
     created = tmp_path / "new-library"
     window.apply_settings(replace(window.settings, library_path=str(created), encrypt_library=True))

@@ -145,7 +145,7 @@ def test_encrypted_library_hides_database_and_video(tmp_path, face_clip, monkeyp
         assert [s.label for s in opened.sessions()] == ["visit 1", "Jane Roe interview"]
         assert crypto.is_encrypted_file(info.video_path)
         assert not cv2.VideoCapture(str(info.video_path)).read()[0], "the encrypted video decoded without the key"
-        playable = opened.playable_video(info)
+        playable = opened.playable_video(info.video_path)
     capture = cv2.VideoCapture(str(playable))
     assert capture.read()[0] and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= 40
     assert oct(playable.stat().st_mode & 0o777) == "0o600"
@@ -247,7 +247,7 @@ def test_encryption_interrupted_after_its_commit_completes_on_opening(tmp_path):
         assert opened.encrypted and sorted(s.label for s in opened.sessions()) == ["s0", "s1", "s2"]
         for info in opened.sessions():
             assert crypto.is_encrypted_file(info.video_path)
-            assert opened.playable_video(info).read_bytes() == originals[info.id]
+            assert opened.playable_video(info.video_path).read_bytes() == originals[info.id]
     assert not list(library.rglob(f"*{privacy.PENDING}"))
     assert not (library / store.DB_NAME).read_bytes().startswith(store.SQLITE_MAGIC)
 

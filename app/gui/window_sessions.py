@@ -18,7 +18,7 @@ from app.gui.live_session import LiveSession
 from app.gui.library_access import open_private_library
 from app.gui.sessions_window import DEIDENTIFIED_FILTER, SessionsWindow, export_report, report_filter
 from app.gui.workers import AnalysisRequest
-from app.sessions import Library, crypto
+from app.sessions import Library
 from app.sessions.analysis import pipeline_settings
 
 
@@ -141,14 +141,12 @@ class SessionControls:
 
     def _play_session_video(self, path: str) -> None:
         """A session's recorded video; in an encrypted library, a decrypted private copy of it."""
-        if self.library is not None and self.library.key is not None and crypto.is_encrypted_file(Path(path)):
-            copy = crypto.scratch_dir() / Path(path).name
+        if self.library is not None:
             try:
-                crypto.decrypt_file(Path(path), copy, self.library.key)
+                path = self.library.playable_video(Path(path))
             except InputError as exc:
                 self._error("Session video", str(exc))
                 return
-            path = str(copy)
         self.open_video(path)
 
     def choose_report(self) -> None:

@@ -118,15 +118,13 @@ class Library:
             self._conn = store.connect(self.db_path, self.key)
         return len(files)
 
-    def playable_video(self, info: SessionInfo) -> Path | None:
-        """The session's video as a file OpenCV can read: itself, or (encrypted library) a decrypted
-        copy in a private temporary folder removed when the process ends."""
-        if info.video_path is None or not info.video_path.is_file():
-            return None
-        if self.key is None or not crypto.is_encrypted_file(info.video_path):
-            return info.video_path
-        out = crypto.scratch_dir() / f"session-{info.id}-{info.video_path.name}"
-        crypto.decrypt_file(info.video_path, out, self.key)
+    def playable_video(self, video: Path) -> Path:
+        """A session's video as a file OpenCV can read: itself, or (encrypted library) a decrypted copy in a
+        private temporary folder removed when the process ends."""
+        if self.key is None or not video.is_file() or not crypto.is_encrypted_file(video):
+            return video
+        out = crypto.scratch_dir() / f"session-{video.parent.name}-{video.name}"
+        crypto.decrypt_file(video, out, self.key)
         return out
 
     def close(self) -> None:
