@@ -83,7 +83,8 @@ def main(args: argparse.Namespace) -> int:
     writer = ResultWriter(args.out, header, classes)
     recorder = None
     if args.library:
-        open_library(args.library, args.key_store if args.encrypt else None).close()  # asks for the passphrase once, warns if exposed
+        # asks for the passphrase once (the recorder finds the key), warns when others can read the library
+        open_library(args.library, args.key_store if args.encrypt else None).close()
         recorder = record_analysis(args.library, args.label, info, options, classifier, pictures=not args.no_faces)
     started = time.perf_counter()
     with source, Pipeline(info.fps, options, classifier) as pipeline, recorder or contextlib.nullcontext():

@@ -302,7 +302,9 @@ def test_purge_removes_exactly_what_the_dry_run_listed(tmp_path, capsys):
         assert len(opened.sessions()) == 4
     assert cli(sessions_cmd, ["--library", str(library), "--purge-older-than", "30"]) == 0
     real = capsys.readouterr().out
-    listed = lambda text: sorted(line.split()[-1] for line in text.splitlines() if line[:4].strip().isdigit())  # noqa: E731
+    def listed(text: str) -> list[str]:  # the labels in the table rows
+        return sorted(line.split()[-1] for line in text.splitlines() if line[:4].strip().isdigit())
+
     assert listed(dry) == listed(real) == ["edge", "old"]
     with Library(library) as opened:
         assert sorted(s.label for s in opened.sessions()) == ["recent", "today"]

@@ -24,6 +24,7 @@ def main(args: argparse.Namespace) -> int:
         info = library.find(args.session)
         session = library.load(info.id)
     out = write_report(session, args.out, faces=not args.no_faces)
+    kind = "de-identified report" if args.no_faces else "report"
     print(f"session {info.id} ({info.label or 'no label'}): {len(session.events)} events, "
-          f"{sum(m.kind == 'user' for m in session.markers)} markers; {'de-identified ' if args.no_faces else ''}report written to {out}")
+          f"{sum(m.kind == 'user' for m in session.markers)} markers; {kind} written to {out}")
     return 0

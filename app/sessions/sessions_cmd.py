@@ -26,8 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix-permissions", action="store_true",
                         help="make the library readable by you only (folders 0700, files 0600)")
     parser.add_argument("--encrypt", action="store_true",
-                        help=f"encrypt the library (a new one, or this one in place); passphrase from ${PASSPHRASE_ENV} "
-                             "or a prompt")
+                        help="encrypt the library (a new one, or this one in place); passphrase from "
+                             f"${PASSPHRASE_ENV} or a prompt")
     parser.add_argument("--key-store", choices=KEY_STORES, default="passphrase",
                         help="with --encrypt: derive the key from a passphrase, or keep a random key in the OS keyring")
 
