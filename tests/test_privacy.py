@@ -373,5 +373,5 @@ def test_plain_libraries_need_no_privacy_extra(tmp_path):
                           cwd=ROOT, text=True, capture_output=True, timeout=120,
                           env={**os.environ, crypto.PASSPHRASE_ENV: SECRET})
     assert "exit codes 0 2" in done.stdout and "visit" in done.stdout, done.stderr[-2000:]
-    assert done.stderr.strip().splitlines() == [f"error: encryption: encrypted libraries need SQLCipher; "
+    assert done.stderr.strip().splitlines() == ["error: encryption: encrypted libraries need SQLCipher; "
                                                 "install the privacy extra: pip install 'epir-live[privacy]'"]
