@@ -61,8 +61,10 @@ def write_private(path: str | Path, data: str | bytes) -> Path:
 
 
 def readable_by_others(path: str | Path) -> bool:
-    """Whether group or other users have any permission on ``path`` (always False off POSIX)."""
-    return POSIX and bool(os.lstat(path).st_mode & 0o077)
+    """Whether group or other users have any permission on ``path`` (a link's own mode does not count;
+    always False off POSIX)."""
+    mode = os.lstat(path).st_mode
+    return POSIX and not stat.S_ISLNK(mode) and bool(mode & 0o077)
 
 
 def make_private(path: str | Path) -> None:
