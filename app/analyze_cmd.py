@@ -54,6 +54,8 @@ def load_classifier(model: Path | None, provider: str) -> Classifier | None:
 def main(args: argparse.Namespace) -> int:
     if (args.encrypt or args.no_faces) and not args.library:
         raise InputError("--encrypt" if args.encrypt else "--no-faces", "applies to the session saved with --library")
+    if args.library:  # first: a wrong passphrase stops the run before anything is written
+        open_library(args.library, args.key_store if args.encrypt else None).close()  # the key is kept for the run
     classifier = load_classifier(args.model, args.provider)
     source = open_source(args.input, fps=args.fps)
     info = source.info
@@ -83,8 +85,6 @@ def main(args: argparse.Namespace) -> int:
     writer = ResultWriter(args.out, header, classes)
     recorder = None
     if args.library:
-        # asks for the passphrase once (the recorder finds the key), warns when others can read the library
-        open_library(args.library, args.key_store if args.encrypt else None).close()
         recorder = record_analysis(args.library, args.label, info, options, classifier, pictures=not args.no_faces)
     started = time.perf_counter()
     with source, Pipeline(info.fps, options, classifier) as pipeline, recorder or contextlib.nullcontext():

@@ -155,7 +155,7 @@ def test_encrypted_library_hides_database_and_video(tmp_path, face_clip, monkeyp
         cli(sessions_cmd, ["--library", str(library), "--search", "visit"])
 
 
-def test_wrong_passphrase_changes_no_byte(tmp_path, capsys, monkeypatch):
+def test_wrong_passphrase_changes_no_byte(tmp_path, capsys, monkeypatch, face_clip):
     library = tmp_path / "library"
     with Library(library, SECRET, encrypt="passphrase") as opened:
         with opened.start_session("x", CAMERA) as recorder:
@@ -164,12 +164,13 @@ def test_wrong_passphrase_changes_no_byte(tmp_path, capsys, monkeypatch):
     before = digests(library)
     monkeypatch.setenv(crypto.PASSPHRASE_ENV, "wrong horse")
     for module, argv in ((sessions_cmd, []), (sessions_cmd, ["--purge-older-than", "0"]),
-                         (report_cmd, ["1", "--out", str(tmp_path / "r.html")])):
+                         (report_cmd, ["1", "--out", str(tmp_path / "r.html")]),
+                         (analyze_cmd, [str(face_clip), "--out", str(tmp_path / "out")])):
         capsys.readouterr()
         with pytest.raises(Exception) as caught:
             cli(module, ["--library", str(library), *argv])
         assert str(caught.value) == f"{library}: wrong passphrase for this encrypted library; nothing was changed"
-    assert digests(library) == before and not (tmp_path / "r.html").exists()
+    assert digests(library) == before and not (tmp_path / "r.html").exists() and not (tmp_path / "out").exists()
     assert sorted(p.name for p in library.iterdir()) == ["encryption.json", "library.sqlite3", "sessions"]
 
 
