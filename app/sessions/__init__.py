@@ -7,6 +7,9 @@
         recorder.add_marker(label="question 3 asked")
     session = library.load(recorder.session_id)
 
+Libraries are private to their user (0700/0600) and may be encrypted: ``Library(path, passphrase)`` opens
+one, ``Library(path, passphrase, encrypt="passphrase")`` creates one (crypto.py, privacy.py).
+
 Nothing here imports Qt or torch; the report's plot uses matplotlib's Agg canvas, imported on use.
 """
 
