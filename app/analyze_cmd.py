@@ -126,20 +126,22 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _event_line(event: Event) -> str:
-    label = f"{event.label} ({event.confidence:.2f})" if event.label else "unlabelled"
-    return f"event {event.event_id}: {event.kind} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, {label}"
+    return (f"event {event.event_id}: {event.kind} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, "
+            f"{event.label_text}; {event.evidence_text}")
 
 
 def summary_table(events: list[Event], caveat: str | None) -> str:
     """A fixed-width table of events, readable in a terminal and in a log."""
     if not events:
         return "No events spotted."
-    head = f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>5}  {'score':>5}"
+    head = (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>5}  "
+            f"{'model':<10}  {'face':<9}  {'score':>5}")
     lines = [head, "-" * len(head)]
     for e in events:
         conf = f"{e.confidence:.2f}" if e.confidence is not None else "-"
         lines.append(f"{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
-                     f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>5}  {e.spot_score:>5.1f}")
+                     f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>5}  {(e.model_label or '-'):<10}  "
+                     f"{(e.evidence.reading if e.evidence else '-'):<9}  {e.spot_score:>5.1f}")
     if caveat:
         lines.append(f"Labels: {caveat}.")
     return "\n".join(lines)

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from app import __version__
+from app.abstention import label_text
+from app.blendshapes import BLENDSHAPE_NAMES
+from app.evidence import Evidence, describe
 from app.private_files import open_private, private_dir, write_private
 
 
@@ -34,13 +37,31 @@ class Event:
     duration_ms: float
     kind: str  # "micro" (onset→offset <= 500 ms) or "macro"
     spot_score: float  # 1.0 at the spotting threshold
-    label: str | None = None  # None when no model is installed
-    probabilities: dict[str, float] = field(default_factory=dict)
+    label: str | None = None  # shown label: the model's, "uncertain" or "none" (app.abstention)
+    probabilities: dict[str, float] = field(default_factory=dict)  # the model's, always kept
     attention: np.ndarray | None = None  # (h, w) over the model's patch grid
+    model_label: str | None = None  # the model's own argmax, whatever ``label`` says
+    label_reason: str = ""  # why ``label`` is what it is
+    evidence: Evidence | None = None  # blendshape change onset → apex (app.evidence)
 
     @property
     def confidence(self) -> float | None:
+        """The probability of the shown label; None for "uncertain"/"none" (not model classes)."""
         return self.probabilities.get(self.label) if self.label else None
+
+    @property
+    def model_confidence(self) -> float | None:
+        return self.probabilities.get(self.model_label) if self.model_label else None
+
+    @property
+    def label_text(self) -> str:
+        """E.g. "uncertain (EPIR: negative 97 %; face: positive)" (app.abstention.label_text)."""
+        return label_text(self.label, self.model_label, self.probabilities, self.evidence)
+
+    @property
+    def evidence_text(self) -> str:
+        """E.g. "lip corners up (smile) +0.82, cheeks raised +0.40" (app.evidence.describe)."""
+        return describe(self.evidence)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,9 +70,14 @@ class Event:
             "onset_s": round(self.onset_time, 6), "apex_s": round(self.apex_time, 6),
             "offset_s": round(self.offset_time, 6), "duration_ms": round(self.duration_ms, 3),
             "kind": self.kind, "label": self.label, "confidence": _round(self.confidence),
+            "model_label": self.model_label, "model_confidence": _round(self.model_confidence),
+            "label_reason": self.label_reason,
+            "evidence_reading": self.evidence.reading if self.evidence else None,
+            "evidence_text": self.evidence.text if self.evidence else None,
             "spot_score": round(self.spot_score, 4),
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "attention": None if self.attention is None else np.round(self.attention, 6).tolist(),
+            "evidence": self.evidence.to_json() if self.evidence else None,
         }
 
 
@@ -60,10 +86,11 @@ def _round(value: float | None, digits: int = 6) -> float | None:
 
 
 EVENT_CSV_FIELDS = ["event_id", "face_id", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s",
-                    "offset_s", "duration_ms", "kind", "label", "confidence", "spot_score"]
+                    "offset_s", "duration_ms", "kind", "label", "confidence", "model_label", "model_confidence",
+                    "label_reason", "evidence_reading", "evidence_text", "spot_score"]
 # OpenFace's names where the meaning is the same (frame is 1-based there, as here), then ours.
 FRAME_CSV_FIELDS = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz",
-                    "eye_aspect_ratio", "spot_signal", "spot_threshold"]
+                    "eye_aspect_ratio", "spot_signal", "spot_threshold", *(f"bs_{n}" for n in BLENDSHAPE_NAMES)]
 
 
 @dataclass
@@ -77,11 +104,14 @@ class FrameRow:
     ear: float | None
     signal: float | None = None
     threshold: float | None = None
+    blendshapes: np.ndarray | None = None  # (52,) MediaPipe scores; empty cells without a face
 
     def to_csv(self) -> list[Any]:
         pose = self.pose or (math.nan, math.nan, math.nan)
+        shapes = ([f"{v:.4f}" for v in self.blendshapes] if self.blendshapes is not None
+                  else [""] * len(BLENDSHAPE_NAMES))
         return [self.index + 1, self.face_id, f"{self.timestamp:.6f}", f"{self.confidence:.3f}", int(self.success),
-                *(_fmt(p) for p in pose), _fmt(self.ear), _fmt(self.signal), _fmt(self.threshold)]
+                *(_fmt(p) for p in pose), _fmt(self.ear), _fmt(self.signal), _fmt(self.threshold), *shapes]
 
 
 def _fmt(value: float | None) -> str:

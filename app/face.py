@@ -3,6 +3,12 @@
 An options dataclass and an explicit running mode, as in MediaPipe Tasks: ``IMAGE`` treats every call
 independently (dataset frames), ``VIDEO`` tracks landmarks across consecutive frames (faster and
 steadier). One face is followed by default; when several are visible, the largest is chosen.
+
+In VIDEO mode the BlazeFace detector, which vouches that the mesh follows a face, runs only when the
+track is new, has moved away from the box it last confirmed, or every ``detect_every`` frames (as
+MediaPipe's own trackers do); in between, every frame carries the score of that last confirmation.
+Each observation also carries MediaPipe's 52 blendshape scores (``app.blendshapes``), computed from
+the tracked landmarks.
 """
 
 from __future__ import annotations
@@ -16,8 +22,12 @@ import numpy as np
 os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging off the user's terminal
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import time  # noqa: E402
+
 import cv2  # noqa: E402
 import mediapipe as mp  # noqa: E402
+
+from app.blendshapes import BlendshapeModel  # noqa: E402
 
 N_LANDMARKS = 478
 
@@ -35,6 +45,11 @@ class FaceTrackerOptions:
     min_tracking_confidence: float = 0.5
     # The mesh alone can lock onto texture that is not a face; the detector must agree this much.
     min_face_confidence: float = 0.2
+    # VIDEO mode: re-run the detector at least this often (frames), and whenever the tracked box
+    # overlaps the last confirmed one by less than ``recheck_iou``.
+    detect_every: int = 15
+    recheck_iou: float = 0.6
+    blendshapes: bool = True
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,8 @@ class FaceObservation:
     face_id: int
     landmarks: np.ndarray  # (478, 3) float32
     bbox: tuple[float, float, float, float]  # x, y, w, h of the landmarks
-    confidence: float  # face detector score in [0, 1]
+    confidence: float  # face detector score in [0, 1] (of the last detector check, see FaceTracker)
+    blendshapes: np.ndarray | None = None  # (52,) MediaPipe blendshape scores (app.blendshapes order)
 
 
 class FaceTracker:
@@ -54,6 +70,12 @@ class FaceTracker:
         self.options = options or FaceTrackerOptions()
         self._mesh = None
         self._detector = None
+        self._blendshapes = BlendshapeModel() if self.options.blendshapes else None
+        self._confirmed: tuple[tuple[float, float, float, float], float] | None = None  # box, score
+        self._since_check = 0
+        self.detector_runs = 0
+        # Milliseconds of the last call's parts: the mesh alone, the detector (0 when skipped), blendshapes.
+        self.timings_ms: dict[str, float] = {}
         self._open()
 
     def _open(self) -> None:
@@ -75,6 +97,7 @@ class FaceTracker:
             if solution is not None:
                 solution.close()
         self._mesh = self._detector = None
+        self._confirmed = None
 
     def reset(self) -> None:
         """Forget tracking state (after a seek or a source change)."""
@@ -91,9 +114,12 @@ class FaceTracker:
         """Landmarks of the largest face in a BGR frame, or None when no face is found."""
         if self._mesh is None:
             raise RuntimeError("FaceTracker is closed")
+        t0 = time.perf_counter()
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         result = self._mesh.process(rgb)
+        self.timings_ms = {"mesh": _ms(t0), "detector": 0.0, "blendshapes": 0.0}
         if not result.multi_face_landmarks:
+            self._confirmed = None
             return None
         h, w = image_bgr.shape[:2]
         faces = []
@@ -103,10 +129,32 @@ class FaceTracker:
             x1, y1 = pts[:, :2].max(axis=0)
             faces.append((pts, (float(x0), float(y0), float(x1 - x0), float(y1 - y0))))
         pts, bbox = max(faces, key=lambda f: f[1][2] * f[1][3])
-        confidence = self._confidence(rgb, bbox)
+        self.timings_ms["mesh"] = _ms(t0)
+        confidence = self._checked_confidence(rgb, bbox)
         if confidence < self.options.min_face_confidence:
             return None
-        return FaceObservation(0, pts, bbox, confidence)
+        scores = None
+        if self._blendshapes is not None:
+            t0 = time.perf_counter()
+            scores = self._blendshapes.scores(pts)
+            self.timings_ms["blendshapes"] = _ms(t0)
+        return FaceObservation(0, pts, bbox, confidence, scores)
+
+    def _checked_confidence(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float:
+        """The detector's score for this face: measured now when the track is new, doubtful or due
+        for a check, else carried from the last check."""
+        o = self.options
+        self._since_check += 1
+        if (o.mode is RunningMode.VIDEO and self._confirmed is not None and self._since_check < o.detect_every
+                and _iou(self._confirmed[0], bbox) >= o.recheck_iou):
+            return self._confirmed[1]
+        t0 = time.perf_counter()
+        score = self._confidence(rgb, bbox)
+        self.timings_ms["detector"] = _ms(t0)
+        self.detector_runs += 1
+        self._since_check = 0
+        self._confirmed = (bbox, score) if score >= o.min_face_confidence else None
+        return score
 
     def _confidence(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float:
         """Score of the detection that overlaps the tracked face best (0 when the detector misses it)."""
@@ -121,6 +169,10 @@ class FaceTracker:
             if iou > 0.3:
                 best = max(best, float(det.score[0]))
         return best
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

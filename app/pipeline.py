@@ -15,7 +15,12 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
+from app.abstention import AbstentionRule, decide, motion_context
 from app.align import AlignedFace, AlignmentTemplate, align_face
+from app.blendshapes import BLENDSHAPE_INDEX
+from app.evidence import ReadingOptions, build_evidence
 from app.classifier import Classification, Classifier
 from app.events import Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
@@ -32,6 +37,8 @@ class PipelineOptions:
     spotting: SpottingOptions = field(default_factory=SpottingOptions)
     flow_method: str | None = None  # overrides the model's flow method for classification
     max_faces: int = 1
+    reading: ReadingOptions = field(default_factory=ReadingOptions)
+    abstention: AbstentionRule = field(default_factory=AbstentionRule)
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class FrameResult:
         """The per-frame record (a row of frames.csv; its spotting signal is filled in later)."""
         face, pose = self.face, self.pose
         return FrameRow(self.frame.index, self.frame.timestamp, 0, face.confidence if face else 0.0,
-                        face is not None, (pose.pitch, pose.yaw, pose.roll) if pose else None, self.ear)
+                        face is not None, (pose.pitch, pose.yaw, pose.roll) if pose else None, self.ear,
+                        blendshapes=face.blendshapes if face else None)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,9 @@ class Pipeline:
         self.spotter = Spotter(fps, self.options.spotting)
         keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
         self._faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
+        # Per face frame, for the evidence and the abstention: index, blendshapes, pose, confidence.
+        self._history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
+            maxlen=keep + int(round(fps)))
         self._next_event_id = 1
         self.stats = PipelineStats()
 
@@ -101,12 +112,14 @@ class Pipeline:
         self.tracker.reset()
         self.spotter.reset()
         self._faces.clear()
+        self._history.clear()
 
     def process(self, frame: Frame) -> list[Result]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         face = self.tracker.detect(frame.image)
         timings["face"] = _ms(t0)
+        timings.update({f"face_{part}": ms for part, ms in self.tracker.timings_ms.items()})
         results: list[Result] = []
         self.stats.processed += 1
         if face is None:
@@ -114,6 +127,7 @@ class Pipeline:
             if self._faces:  # continuity is broken: whatever was in flight cannot be completed
                 self.spotter.reset()
                 self._faces.clear()
+                self._history.clear()
             results.append(FrameResult(frame, None, None, None, None, timings))
             return results
         t0 = time.perf_counter()
@@ -122,6 +136,8 @@ class Pipeline:
         ear = eye_aspect_ratio(face.landmarks)
         timings["align"] = _ms(t0)
         self._faces.append((frame.index, aligned))
+        if face.blendshapes is not None:
+            self._history.append((frame.index, face.blendshapes, (pose.pitch, pose.yaw, pose.roll), face.confidence))
         t0 = time.perf_counter()
         samples, intervals = self.spotter.push(frame.index, frame.timestamp, aligned, ear)
         timings["spot"] = _ms(t0)
@@ -142,18 +158,35 @@ class Pipeline:
         faces = dict(self._faces)
         onset, apex = faces[interval.onset], faces[interval.apex]
         classification = self.classifier.classify(onset, apex, self.spec) if self.classifier else None
+        evidence, motion = self._evidence(interval)
+        model_label = classification.label if classification else None
+        probabilities = classification.probabilities if classification else {}
+        verdict = decide(model_label, probabilities, evidence, motion, self.options.abstention)
         event = Event(
             event_id=self._next_event_id, face_id=0,
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
             onset_time=interval.onset_time, apex_time=interval.apex_time, offset_time=interval.offset_time,
             duration_ms=interval.duration_ms, kind=interval.kind, spot_score=interval.score,
-            label=classification.label if classification else None,
-            probabilities=classification.probabilities if classification else {},
+            label=verdict.label, probabilities=probabilities,
             attention=classification.attention if classification else None,
+            model_label=model_label, label_reason=verdict.reason, evidence=evidence,
         )
         self._next_event_id += 1
         self.stats.events += 1
         return EventResult(event, onset, apex, classification)
+
+    def _evidence(self, interval):
+        """The event's blendshape evidence and the motion around it (None without blendshapes)."""
+        window = [h for h in self._history if h[0] >= interval.onset - round(self.fps)]
+        inside = [i for i, h in enumerate(window) if interval.onset <= h[0] <= interval.offset]
+        if not inside:
+            return None, None
+        event = slice(inside[0], inside[-1] + 1)
+        scores = np.stack([h[1] for h in window])
+        evidence = build_evidence([h[0] for h in window[event]], scores[event], self.options.reading)
+        motion = motion_context(np.array([h[2] for h in window]), scores[:, BLENDSHAPE_INDEX["jawOpen"]],
+                                np.array([h[3] for h in window]), event, self.options.abstention)
+        return evidence, motion
 
     def run(self, source: VideoSource, stop: threading.Event | None = None, live: bool | None = None) -> Iterator[Result]:
         """Analyse a whole source. ``live`` (default: the source's own) drops stale frames."""

@@ -1,0 +1,143 @@
+"""When to say "uncertain" or "none" instead of EPIR's label.
+
+EPIR's label is kept only when the real-face evidence (``app.evidence``) agrees with it and its
+(calibrated, ``app.classifier``) probability is high enough. Otherwise the event is ``uncertain``, or
+``none`` when the motion is not an expression: a blink, a head turn or nod, speech or chewing (the jaw
+opening and closing repeatedly), a yawn (a wide jaw drop without raised brows), a face the detector
+stops vouching for (a hand over it), or a model whose own ``none`` class wins. EPIR's own label and
+probabilities are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were
+chosen is in the README ("Evidence and abstention").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.evidence import UNCLEAR, Evidence
+
+UNCERTAIN = "uncertain"
+NONE = "none"
+# Which model classes each evidence reading supports (model class names are lower-cased).
+READING_CLASSES = {
+    "positive": {"positive", "happiness", "happy"},
+    "surprise": {"surprise"},
+    "negative": {"negative", "disgust", "repression", "anger", "fear", "sadness", "sad", "contempt"},
+}
+
+
+@dataclass(frozen=True)
+class AbstentionRule:
+    min_confidence: float = 0.6  # EPIR's probability needed even when the evidence agrees
+    alone_confidence: float = 0.9  # ... when the face shows no readable movement to agree with
+    max_head_turn_deg: float = 8.0  # head rotation inside the event that makes it a head movement
+    speech_jaw_cycles: int = 3  # jaw open/close cycles around the event that make it speech/chewing
+    jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle
+    yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn
+    occlusion_drop: float = 0.5  # face confidence falling below this fraction of its value at onset
+
+
+@dataclass(frozen=True)
+class MotionContext:
+    """What the face did around an event, besides the blendshape change (see ``motion_context``)."""
+
+    head_turn_deg: float  # largest head rotation away from the onset pose inside the event
+    jaw_cycles: int  # jawOpen cycles from one second before the onset to one second after the offset
+    confidence_ratio: float  # lowest face confidence inside the event / its value at onset
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: str | None  # EPIR's label, ``uncertain`` or ``none``; None without a model and without cues
+    model_label: str | None
+    reason: str
+
+
+def motion_context(poses: np.ndarray, jaw_open: np.ndarray, confidences: np.ndarray, event: slice,
+                   rule: AbstentionRule = AbstentionRule()) -> MotionContext:
+    """``poses`` (T, 3) degrees, ``jaw_open`` and ``confidences`` (T,) over a window holding the event
+    at ``event`` (indices into the window)."""
+    inside = poses[event]
+    turn = float(np.abs(inside - inside[0]).max()) if len(inside) else 0.0
+    conf = confidences[event]
+    ratio = float(conf.min() / conf[0]) if len(conf) and conf[0] > 0 else 1.0
+    return MotionContext(turn, count_cycles(jaw_open, rule.jaw_cycle_depth), ratio)
+
+
+def count_cycles(series: np.ndarray, depth: float) -> int:
+    """Rises of at least ``depth`` each followed by a fall of at least ``depth`` (hysteresis)."""
+    cycles, low, high, rising = 0, None, None, True
+    for v in series:
+        if low is None:
+            low = high = v
+        if rising:
+            low = min(low, v)
+            if v - low >= depth:
+                rising, high = False, v
+        else:
+            high = max(high, v)
+            if high - v >= depth:
+                cycles += 1
+                rising, low = True, v
+    return cycles
+
+
+def decide(model_label: str | None, probabilities: dict[str, float], evidence: Evidence | None,
+           motion: MotionContext | None, rule: AbstentionRule = AbstentionRule()) -> Verdict:
+    """The label to show for one event, and why."""
+    if model_label is not None and model_label.lower() == NONE:
+        return Verdict(NONE, model_label, "the model's own 'none' class won")
+    if motion is not None and motion.confidence_ratio < rule.occlusion_drop:
+        return Verdict(NONE, model_label, "the face was partly hidden")
+    if evidence is not None and evidence.reading == UNCLEAR:
+        cue = _non_expression(evidence, motion, rule)
+        if cue:
+            return Verdict(NONE, model_label, cue)
+    if model_label is None:
+        return Verdict(None, None, "no model installed")
+    if evidence is None:
+        return Verdict(UNCERTAIN, model_label, "no blendshape evidence for this event")
+    p = probabilities.get(model_label, 0.0)
+    if evidence.reading == UNCLEAR:
+        if p >= rule.alone_confidence:
+            return Verdict(model_label, model_label, "no readable movement; the model is confident")
+        return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
+    if model_label.lower() not in READING_CLASSES[evidence.reading]:
+        return Verdict(UNCERTAIN, model_label, f"the model says {model_label}, the face reads {evidence.reading}")
+    if p < rule.min_confidence:
+        return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
+    return Verdict(model_label, model_label, f"the model and the face agree ({evidence.reading})")
+
+
+def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: AbstentionRule) -> str:
+    top = evidence.top(1)
+    if top and top[0][0].key == "blink":
+        return "a blink"
+    if motion is not None and motion.head_turn_deg >= rule.max_head_turn_deg:
+        return "a head movement"
+    if motion is not None and motion.jaw_cycles >= rule.speech_jaw_cycles:
+        return "speech or chewing"
+    if evidence.movements.get("jaw_drop", 0.0) >= rule.yawn_jaw:
+        return "a mouth opening without an expression (yawn?)"
+    return ""
+
+
+def percent(p: float | None) -> str:
+    """A probability for display; never "100 %": no model here is validated to be certain."""
+    if p is None:
+        return "–"
+    return "> 99 %" if p >= 0.995 else f"{p:.0%}".replace("%", " %")
+
+
+def label_text(label: str | None, model_label: str | None, probabilities: dict[str, float],
+               evidence: Evidence | None) -> str:
+    """One line for the app, the report and the CSV readers, e.g.
+    "uncertain (EPIR: negative 97 %; face: positive)"."""
+    if label is None and model_label is None:
+        return "unlabelled (no model installed)"
+    face = f"face: {evidence.reading}" if evidence is not None else "face: no evidence"
+    epir = f"EPIR: {model_label} {percent(probabilities.get(model_label))}" if model_label else "no model"
+    if label == model_label:
+        return f"{label} {percent(probabilities.get(label))} ({face})"
+    return f"{label} ({epir}; {face})"

@@ -1,0 +1,154 @@
+"""The real-face evidence of an event: which facial movements changed, in plain words, and what an
+EMFACS-like reading of them says.
+
+EPIR's label comes from a model trained on synthetic faces; the blendshapes (``app.blendshapes``) come
+from MediaPipe's network trained on real faces. An event's evidence is the change of the blendshapes
+from its onset to the frame inside it where they moved most, grouped into FACS-style movements (each
+named after the action unit it stands in for). The reading follows EMFACS's prototypes: cheek raise +
+lip corner pull → positive; brow raise + upper lid raise or jaw drop → surprise; brow lowerer, nose
+wrinkle, upper lip raise, lip corner depressor, chin raise, lip press, lip stretch, dimpler → negative.
+The wording (``describe``) is shared by the app, the files and the session report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
+
+READINGS = ("positive", "surprise", "negative")
+UNCLEAR = "unclear"  # no expression movement rose enough to read
+
+
+@dataclass(frozen=True)
+class Movement:
+    key: str
+    words: str  # what a person sees, for the readout
+    au: str  # the FACS action unit it stands in for
+    blendshapes: tuple[str, ...]  # averaged (left and right)
+
+
+MOVEMENTS = (
+    Movement("lip_corner_pull", "lip corners up (smile)", "AU12", ("mouthSmileLeft", "mouthSmileRight")),
+    Movement("cheek_raise", "cheeks raised", "AU6", ("cheekSquintLeft", "cheekSquintRight")),
+    Movement("inner_brow_raise", "inner brows raised", "AU1", ("browInnerUp",)),
+    Movement("outer_brow_raise", "outer brows raised", "AU2", ("browOuterUpLeft", "browOuterUpRight")),
+    Movement("upper_lid_raise", "eyes widened", "AU5", ("eyeWideLeft", "eyeWideRight")),
+    Movement("jaw_drop", "jaw dropped", "AU26", ("jawOpen",)),
+    Movement("brow_lower", "brows lowered", "AU4", ("browDownLeft", "browDownRight")),
+    Movement("nose_wrinkle", "nose wrinkled", "AU9", ("noseSneerLeft", "noseSneerRight")),
+    Movement("upper_lip_raise", "upper lip raised", "AU10", ("mouthUpperUpLeft", "mouthUpperUpRight")),
+    Movement("lip_corner_depress", "lip corners down", "AU15", ("mouthFrownLeft", "mouthFrownRight")),
+    Movement("chin_raise", "chin raised", "AU17", ("mouthShrugLower",)),
+    Movement("lip_press", "lips pressed", "AU24", ("mouthPressLeft", "mouthPressRight")),
+    Movement("lip_stretch", "lips stretched", "AU20", ("mouthStretchLeft", "mouthStretchRight")),
+    Movement("dimple", "mouth corners tightened (dimpler)", "AU14", ("mouthDimpleLeft", "mouthDimpleRight")),
+    Movement("lid_tighten", "eyes narrowed", "AU7", ("eyeSquintLeft", "eyeSquintRight")),
+    Movement("pucker", "lips puckered", "AU18", ("mouthPucker",)),
+    Movement("funnel", "lips funnelled", "AU22", ("mouthFunnel",)),
+    Movement("blink", "eyes closed (blink)", "AU45", ("eyeBlinkLeft", "eyeBlinkRight")),
+)
+MOVEMENT_BY_KEY = {m.key: m for m in MOVEMENTS}
+NEGATIVE_MOVEMENTS = ("brow_lower", "nose_wrinkle", "upper_lip_raise", "lip_corner_depress", "chin_raise",
+                      "lip_press", "lip_stretch", "dimple")
+_COLUMNS = [np.array([BLENDSHAPE_INDEX[n] for n in m.blendshapes]) for m in MOVEMENTS]
+# A blink inside an event must not decide where its apex is.
+_APEX_COLUMNS = np.array([i for i, m in enumerate(MOVEMENTS) if m.key != "blink"])
+
+
+@dataclass(frozen=True)
+class ReadingOptions:
+    """Rises (blendshape score units, 0–1) that count as a movement. Chosen on development clips
+    (README "Evidence and abstention"), not on the clips the README reports."""
+
+    min_rise: float = 0.15  # a movement smaller than this is not read
+    listed_change: float = 0.05  # smallest change named in the readout
+
+
+def movement_values(scores: np.ndarray) -> np.ndarray:
+    """(..., 52) blendshape scores → (..., len(MOVEMENTS)) movement values."""
+    return np.stack([scores[..., cols].mean(axis=-1) for cols in _COLUMNS], axis=-1)
+
+
+def read_movements(change: dict[str, float], options: ReadingOptions = ReadingOptions()) -> tuple[str, dict[str, float]]:
+    """EMFACS-like reading of movement rises: (reading, score per reading)."""
+    rise = {k: max(0.0, v) for k, v in change.items()}
+    t = options.min_rise
+    smile = rise["lip_corner_pull"]
+    brows = (rise["inner_brow_raise"] + rise["outer_brow_raise"]) / 2
+    scores = {
+        # AU12 is required; AU6 (a Duchenne smile) strengthens it.
+        "positive": smile + 0.5 * rise["cheek_raise"] if smile >= t else 0.0,
+        # AU1+2 with AU5 or AU26: a brow raise alone is common in speech, a jaw drop alone too.
+        "surprise": brows + 0.5 * max(rise["upper_lid_raise"], rise["jaw_drop"])
+        if brows >= t and max(rise["upper_lid_raise"], rise["jaw_drop"]) >= t / 2 else 0.0,
+        "negative": max(rise[k] for k in NEGATIVE_MOVEMENTS),
+    }
+    best = max(scores, key=scores.get)
+    return (best if scores[best] >= t else UNCLEAR), scores
+
+
+@dataclass(frozen=True)
+class Evidence:
+    onset_frame: int
+    apex_frame: int  # the frame inside the event where the blendshapes changed most
+    onset: np.ndarray  # (52,) blendshape scores
+    apex: np.ndarray
+    movements: dict[str, float]  # movement key → change onset → apex
+    reading: str  # one of READINGS or UNCLEAR
+    reading_scores: dict[str, float] = field(default_factory=dict)
+
+    def top(self, n: int = 3, options: ReadingOptions = ReadingOptions()) -> list[tuple[Movement, float]]:
+        """The movements that changed most (largest |change| first), at least ``listed_change``."""
+        ranked = sorted(self.movements.items(), key=lambda kv: -abs(kv[1]))
+        return [(MOVEMENT_BY_KEY[k], v) for k, v in ranked[:n] if abs(v) >= options.listed_change]
+
+    @property
+    def text(self) -> str:
+        return describe(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "onset_frame": self.onset_frame, "apex_frame": self.apex_frame,
+            "reading": self.reading,
+            "reading_scores": {k: round(v, 3) for k, v in self.reading_scores.items()},
+            "text": self.text,
+            "top": [{"movement": m.key, "au": m.au, "words": m.words, "change": round(v, 3)} for m, v in self.top()],
+            "movements": {k: round(v, 3) for k, v in self.movements.items()},
+            "blendshapes_onset": _named(self.onset),
+            "blendshapes_apex": _named(self.apex),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Evidence":
+        return cls(int(data["onset_frame"]), int(data["apex_frame"]),
+                   np.array([data["blendshapes_onset"][n] for n in BLENDSHAPE_NAMES], np.float32),
+                   np.array([data["blendshapes_apex"][n] for n in BLENDSHAPE_NAMES], np.float32),
+                   dict(data["movements"]), data["reading"], dict(data.get("reading_scores", {})))
+
+
+def _named(scores: np.ndarray) -> dict[str, float]:
+    return {n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, scores)}
+
+
+def describe(evidence: Evidence | None, n: int = 3) -> str:
+    """Plain words, e.g. "lip corners up (smile) +0.82, cheeks raised +0.40"."""
+    if evidence is None:
+        return "no blendshape evidence"
+    top = evidence.top(n)
+    if not top:
+        return "no visible facial movement"
+    return ", ".join(f"{m.words} {v:+.2f}" for m, v in top)
+
+
+def build_evidence(frames: list[int], scores: np.ndarray, options: ReadingOptions = ReadingOptions()) -> Evidence:
+    """Evidence from the blendshapes of an event's frames (onset first), one row per frame."""
+    values = movement_values(scores)
+    change = values - values[0]
+    k = int(np.argmax(np.abs(change[:, _APEX_COLUMNS]).max(axis=1)))
+    movements = {m.key: float(change[k, i]) for i, m in enumerate(MOVEMENTS)}
+    reading, reading_scores = read_movements(movements, options)
+    return Evidence(frames[0], frames[k], scores[0], scores[k], movements, reading, reading_scores)
