@@ -148,7 +148,8 @@ def build_evidence(frames: list[int], scores: np.ndarray, options: ReadingOption
     """Evidence from the blendshapes of an event's frames (onset first), one row per frame."""
     values = movement_values(scores)
     change = values - values[0]
-    k = int(np.argmax(np.abs(change[:, _APEX_COLUMNS]).max(axis=1)))
+    expression = np.abs(change[:, _APEX_COLUMNS]).max(axis=1)
+    k = int(np.argmax(expression if expression.max() >= options.listed_change else np.abs(change).max(axis=1)))
     movements = {m.key: float(change[k, i]) for i, m in enumerate(MOVEMENTS)}
     reading, reading_scores = read_movements(movements, options)
     return Evidence(frames[0], frames[k], scores[0], scores[k], movements, reading, reading_scores)

@@ -12,6 +12,8 @@ LABEL_COLOURS = {
     "disgust": "#986ee2",
     "repression": "#4f9bd9",
     "others": "#8b949e",
+    "uncertain": "#adbac7",  # the model and the face disagree, or the model is unsure (app.abstention)
+    "none": "#545d68",  # not an expression: blink, speech, head movement...
 }
 UNLABELLED_COLOUR = "#39c5cf"  # spotted, no model to classify it
 _SPARE = ("#f69d50", "#dc6fa0", "#4f9bd9", "#b083f0", "#6bc46d", "#c69026")

@@ -44,7 +44,11 @@ def test_analyze_writes_events_and_openface_style_frames(tmp_path, expression_cl
     assert len(events["events"]) == 1
     event = events["events"][0]
     assert abs(event["apex_frame"] - round(1.55 * 30)) <= 2 and event["kind"] == "micro"
-    assert event["label"] in events["classes"] and abs(sum(event["probabilities"].values()) - 1) < 1e-5
+    assert event["model_label"] in events["classes"] and abs(sum(event["probabilities"].values()) - 1) < 1e-5
+    assert event["label"] in (*events["classes"], "uncertain", "none") and event["label_reason"]
+    evidence = event["evidence"]
+    assert evidence["reading"] in ("positive", "surprise", "negative", "unclear")
+    assert len(evidence["blendshapes_apex"]) == 52 and evidence["text"] == event["evidence_text"]
     assert np.isclose(np.sum(event["attention"]), 1.0, atol=1e-4)
     rows = list(csv.DictReader((out / "events.csv").open()))
     assert list(rows[0]) == EVENT_CSV_FIELDS + ["p_negative", "p_positive", "p_surprise"]
@@ -52,6 +56,7 @@ def test_analyze_writes_events_and_openface_style_frames(tmp_path, expression_cl
     assert list(frames[0]) == FRAME_CSV_FIELDS
     assert [int(r["frame"]) for r in frames] == list(range(1, 91))  # OpenFace numbers frames from 1
     assert all(r["success"] == "1" for r in frames)
+    assert all(0 <= float(r["bs_mouthSmileLeft"]) <= 1 and r["bs_browDownLeft"] != "" for r in frames)
     assert float(frames[30]["timestamp"]) == pytest.approx(1.0, abs=1e-3)
     # known from 0.5 s (the short half window + blink margin) after the start to as long before the end
     assert sum(r["spot_signal"] != "" for r in frames) >= 50

@@ -43,7 +43,10 @@ def test_html_report_holds_every_event_marker_note_caveat_and_version(session, t
     for stored in session.events:
         e = stored.event
         row = re.search(rf"<tr id='event-{e.event_id}'>(.*?)</tr>", text, re.S).group(1)
-        assert e.label in row and f"{e.apex_time:.2f}" in row and f"{e.confidence:.2f}" in row
+        conf = f"{e.confidence:.2f}" if e.confidence is not None else "—"
+        assert e.label in row and f"{e.apex_time:.2f}" in row and conf in row
+        # EPIR's own label and the face's evidence stand beside the shown label (stored with the session)
+        assert e.model_label in row and e.evidence is not None and e.evidence.text in row.replace("&#x27;", "'")
         assert row.count("src='data:image/png;base64,") == 2  # onset face and attention map
     assert "interview &lt;3&gt;" in text and "interview <3>" not in text  # user text is escaped
     assert "question 1" in text and "question 2" in text and "asked &amp; answered" in text

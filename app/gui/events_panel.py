@@ -10,6 +10,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from app.abstention import percent
 from app.events import Event
 from app.gui.images import rgb_image
 from app.gui.records import EventView
@@ -56,11 +57,11 @@ class EventsPanel(QTableWidget):
             thumb.setIcon(QIcon(QPixmap.fromImage(thumbnail)))
         cells = [thumb, QTableWidgetItem(f"{e.onset_time:.2f} s"), QTableWidgetItem(f"{e.duration_ms:.0f} ms"),
                  QTableWidgetItem(e.kind), QTableWidgetItem(e.label or "—"),
-                 QTableWidgetItem(f"{e.confidence:.2f}" if e.confidence is not None else "—")]
+                 QTableWidgetItem(percent(e.confidence) if e.confidence is not None else "—")]
         cells[4].setForeground(label_colour(e.label))
         for col, item in enumerate(cells):
             item.setToolTip(f"event {e.event_id}: onset frame {e.onset_frame}, apex {e.apex_time:.2f} s, "
-                            f"spot score {e.spot_score:.1f}")
+                            f"spot score {e.spot_score:.1f}\n{e.label_text}\nface: {e.evidence_text}")
             if col:
                 item.setTextAlignment(Qt.AlignVCenter | (Qt.AlignLeft if col in (3, 4) else Qt.AlignRight))
             self.setItem(row, col, item)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
@@ -50,7 +52,7 @@ class EvidencePanel(QWidget):
                     SIDE, SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         e = view.event
         head = f"#{e.event_id} {e.kind} at {e.apex_time:.2f} s ({e.duration_ms:.0f} ms): "
-        head += f"<b>{e.label}</b> {e.confidence:.0%}" if e.label else "unlabelled (no model installed)"
-        if e.label and honesty:
+        head += f"<b>{html.escape(e.label_text)}</b><br>face: {html.escape(e.evidence_text)}"
+        if e.model_label and honesty:
             head += f"<br><i>{honesty}</i>"
         self.caption.setText(head)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.abstention import percent
 from app.gui.images import rgb_image
 from app.gui.records import EventView, FrameRecord
 from app.gui.theme import STATE_COLOURS, label_colour
@@ -105,10 +106,12 @@ class VideoView(QWidget):
             return
         view, opacity = self.events[-1]
         e = view.event
-        lines = [(f"{e.label}  {e.confidence:.0%}" if e.label else "event (no model: unlabelled)", True)]
-        lines += [(f"{name:<10} {prob:5.1%}", False) for name, prob in e.probabilities.items()]
+        lines = [(e.label_text if e.label or e.model_label else "event (no model: unlabelled)", True)]
+        if e.evidence is not None:
+            lines.append((f"face: {e.evidence_text}", False))
+        lines += [(f"{name:<10} {percent(prob):>6}", False) for name, prob in e.probabilities.items()]
         lines.append((f"{e.kind}, {e.duration_ms:.0f} ms", False))
-        if e.label and self.honesty:
+        if e.model_label and self.honesty:
             lines.append((self.honesty, False))
         font = QFont(self.font())
         font.setPointSizeF(max(8.0, font.pointSizeF()))

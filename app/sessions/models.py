@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.events import Event
+from app.evidence import Evidence
 from app.model_card import ModelCard
 
 STATUSES = ("recording", "paused", "finished", "interrupted")
@@ -127,6 +128,9 @@ def event_from_json(record: dict[str, Any]) -> Event:
         duration_ms=record["duration_ms"], kind=record["kind"], spot_score=record["spot_score"],
         label=record.get("label"), probabilities=dict(record.get("probabilities") or {}),
         attention=None if attention is None else np.asarray(attention, np.float64),
+        # Stored before the evidence channel: the label was the model's, and there is no evidence.
+        model_label=record.get("model_label", record.get("label")), label_reason=record.get("label_reason", ""),
+        evidence=Evidence.from_json(record["evidence"]) if record.get("evidence") else None,
     )
 
 

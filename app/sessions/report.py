@@ -44,6 +44,14 @@ DEIDENTIFIED = ("expression labels, timings, the spotting signal, markers and no
                 "attention overlay on a face, no video, no session label or source file name.")
 
 
+def _evidence_cell(e) -> str:
+    """The face's reading and its movements in plain words (app.evidence.describe), e.g.
+    "positive: lip corners up (smile) +0.82, cheeks raised +0.40"."""
+    if e.evidence is None:
+        return "—"
+    return f"{e.evidence.reading}: {e.evidence_text}"
+
+
 def label_colours(classes: tuple[str, ...], labels: list[str]) -> dict[str, str]:
     """The app's colour for every label, the model's classes first, in their order."""
     names = list(classes) + sorted(set(labels) - set(classes))
@@ -147,7 +155,7 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
     else:
         head = "".join(f"<th>p({esc(c)})</th>" for c in classes)
         parts.append("<table><tr><th>#</th><th>onset s</th><th>apex s</th><th>offset s</th><th>ms</th><th>kind</th>"
-                     f"<th>label</th><th>conf.</th>{head}<th>score</th>"
+                     f"<th>label</th><th>conf.</th><th>EPIR</th><th>face evidence</th>{head}<th>score</th>"
                      + ("<th>onset face</th><th>attention</th>" if faces else "") + "</tr>")
         for stored in session.events:
             e = stored.event
@@ -158,7 +166,8 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
                 f"<tr id='event-{e.event_id}'><td class='num'>{e.event_id}</td><td class='num'>{e.onset_time:.2f}</td>"
                 f"<td class='num'>{e.apex_time:.2f}</td><td class='num'>{e.offset_time:.2f}</td>"
                 f"<td class='num'>{e.duration_ms:.0f}</td><td>{e.kind}</td>"
-                f"<td>{_swatch(colours[label])}{esc(label)}</td><td class='num'>{conf}</td>{probs}"
+                f"<td>{_swatch(colours[label])}{esc(label)}</td><td class='num'>{conf}</td>"
+                f"<td>{esc(e.model_label or '—')}</td><td>{esc(_evidence_cell(e))}</td>{probs}"
                 f"<td class='num'>{e.spot_score:.1f}</td>"
                 + (f"<td>{_thumb(stored.onset_png, 'onset face')}</td><td>{_thumb(stored.attention_png, 'attention')}"
                    "</td>" if faces else "") + "</tr>")

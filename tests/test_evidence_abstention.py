@@ -1,0 +1,110 @@
+"""The evidence reading and the abstention rule, on blendshape series built by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.abstention import AbstentionRule, MotionContext, count_cycles, decide, label_text, motion_context, percent
+from app.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
+from app.evidence import UNCLEAR, Evidence, build_evidence, describe
+
+STILL = MotionContext(head_turn_deg=1.0, jaw_cycles=0, confidence_ratio=1.0)
+PROBS = {"negative": 0.1, "positive": 0.85, "surprise": 0.05}
+
+
+def event_scores(frames: int = 10, **peaks: float) -> np.ndarray:
+    """Blendshape rows rising from a neutral face to ``peaks`` at the middle frame, then back."""
+    scores = np.full((frames, len(BLENDSHAPE_NAMES)), 0.02, np.float32)
+    ramp = np.concatenate([np.linspace(0, 1, frames // 2), np.linspace(1, 0, frames - frames // 2)])
+    for name, value in peaks.items():
+        scores[:, BLENDSHAPE_INDEX[name]] += ramp * value
+    return scores
+
+
+def evidence(**peaks: float) -> Evidence:
+    return build_evidence(list(range(100, 110)), event_scores(**peaks))
+
+
+def test_a_duchenne_smile_reads_positive_in_plain_words():
+    e = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.84, cheekSquintLeft=0.4, cheekSquintRight=0.4)
+    assert e.reading == "positive" and e.onset_frame == 100 and e.apex_frame == 104
+    assert describe(e) == "lip corners up (smile) +0.82, cheeks raised +0.40"
+    assert e.to_json()["top"][0] == {"movement": "lip_corner_pull", "au": "AU12",
+                                     "words": "lip corners up (smile)", "change": 0.82}
+    assert Evidence.from_json(e.to_json()).reading == "positive"
+
+
+@pytest.mark.parametrize("peaks, reading", [
+    ({"browInnerUp": 0.8, "browOuterUpLeft": 0.6, "browOuterUpRight": 0.6, "jawOpen": 0.7}, "surprise"),
+    ({"browDownLeft": 0.5, "browDownRight": 0.5, "noseSneerLeft": 0.3}, "negative"),
+    ({"mouthFrownLeft": 0.4, "mouthFrownRight": 0.4}, "negative"),
+    ({"browInnerUp": 0.5}, UNCLEAR),  # a brow raise alone (common in speech) is not surprise
+    ({"jawOpen": 0.5}, UNCLEAR),  # nor a jaw drop alone
+    ({"mouthSmileLeft": 0.08, "mouthSmileRight": 0.08}, UNCLEAR),  # too small to read
+])
+def test_emfacs_like_readings(peaks, reading):
+    assert evidence(**peaks).reading == reading
+
+
+def test_a_blink_inside_an_event_does_not_pick_its_apex():
+    scores = event_scores(mouthSmileLeft=0.6, mouthSmileRight=0.6)
+    scores[2, BLENDSHAPE_INDEX["eyeBlinkLeft"]] = scores[2, BLENDSHAPE_INDEX["eyeBlinkRight"]] = 0.95
+    assert build_evidence(list(range(10)), scores).apex_frame == 4
+
+
+def test_agreement_keeps_the_label_and_disagreement_abstains():
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
+    assert decide("positive", PROBS, smile, STILL).label == "positive"
+    verdict = decide("negative", {"negative": 0.99, "positive": 0.005, "surprise": 0.005}, smile, STILL)
+    assert verdict.label == "uncertain" and verdict.model_label == "negative" and "positive" in verdict.reason
+    low = {"negative": 0.3, "positive": 0.45, "surprise": 0.25}
+    assert decide("positive", low, smile, STILL).label == "uncertain"  # agrees, but unsure
+
+
+def test_no_readable_movement_needs_a_very_confident_model():
+    still = evidence(mouthSmileLeft=0.03)
+    assert decide("negative", {"negative": 0.8, "positive": 0.1, "surprise": 0.1}, still, STILL).label == "uncertain"
+    assert decide("negative", {"negative": 0.95, "positive": 0.03, "surprise": 0.02}, still, STILL).label == "negative"
+
+
+@pytest.mark.parametrize("peaks, motion, reason", [
+    ({"eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.9}, STILL, "a blink"),
+    ({"mouthPucker": 0.2}, MotionContext(15.0, 0, 1.0), "a head movement"),
+    ({"jawOpen": 0.3}, MotionContext(1.0, 4, 1.0), "speech or chewing"),
+    ({"jawOpen": 0.6, "eyeBlinkLeft": 0.3}, STILL, "a mouth opening without an expression (yawn?)"),
+    ({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}, MotionContext(1.0, 0, 0.2), "the face was partly hidden"),
+])
+def test_non_expressions_are_none_with_the_model_still_recorded(peaks, motion, reason):
+    verdict = decide("negative", {"negative": 0.99, "positive": 0.005, "surprise": 0.005}, evidence(**peaks), motion)
+    assert (verdict.label, verdict.model_label, verdict.reason) == ("none", "negative", reason)
+
+
+def test_a_smile_while_talking_is_still_a_smile():
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8, jawOpen=0.2)
+    assert decide("positive", PROBS, smile, MotionContext(2.0, 5, 1.0)).label == "positive"
+
+
+def test_a_model_none_class_wins_and_no_model_keeps_no_label():
+    assert decide("none", {"none": 0.7, "positive": 0.3}, evidence(), STILL).label == "none"
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
+    assert decide(None, {}, smile, STILL).label is None
+
+
+def test_motion_context_from_series():
+    t = np.arange(60)
+    jaw = 0.2 + 0.15 * np.sin(2 * np.pi * t / 10)  # six open/close cycles: speech
+    poses = np.zeros((60, 3))
+    poses[30:40, 1] = 12.0  # a head turn inside the event
+    confidences = np.full(60, 0.9)
+    m = motion_context(poses, jaw, confidences, slice(25, 45))
+    assert m.jaw_cycles >= 5 and m.head_turn_deg == 12.0 and m.confidence_ratio == 1.0
+    assert count_cycles(np.full(30, 0.3), AbstentionRule().jaw_cycle_depth) == 0
+
+
+def test_displayed_probabilities_never_say_100_percent():
+    assert percent(0.9999) == "> 99 %" and percent(0.42) == "42 %" and percent(None) == "–"
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
+    probs = {"negative": 0.9999, "positive": 0.0001}
+    assert label_text("uncertain", "negative", probs, smile) == "uncertain (EPIR: negative > 99 %; face: positive)"
+    assert label_text("positive", "positive", {"positive": 0.8}, smile) == "positive 80 % (face: positive)"
