@@ -66,7 +66,8 @@ def test_review_a_recording(qtbot, window, clip, tiny_model, messages, tmp_path)
     event = max(store.events, key=lambda v: v.event.spot_score).event
     assert event.onset_time <= APEX_S + 0.1 and event.offset_time >= APEX_S - 0.1
     if tiny_model is not None:
-        assert event.label in ("negative", "positive", "surprise")
+        assert event.model_label in ("negative", "positive", "surprise")
+        assert event.label in ("negative", "positive", "surprise", "uncertain", "none")
         assert set(event.probabilities) == {"negative", "positive", "surprise"}
         assert "synthetic" in window.model_label.text()
 
@@ -77,6 +78,7 @@ def test_review_a_recording(qtbot, window, clip, tiny_model, messages, tmp_path)
     assert player.speed == REPLAY_SPEED and player.playing  # ...and replays it slowly
     qtbot.waitUntil(lambda: event.onset_frame <= window.view.index <= event.offset_frame + 30, timeout=5_000)
     assert window.evidence.caption.text().startswith(f"#{event.event_id}")
+    assert f"face: {event.evidence_text}" in window.evidence.caption.text()  # the plain-words readout
 
     player.pause()
     at = player.position
