@@ -30,7 +30,9 @@ READING_CLASSES = {
 @dataclass(frozen=True)
 class AbstentionRule:
     min_confidence: float = 0.6  # EPIR's probability needed even when the evidence agrees
-    alone_confidence: float = 0.9  # ... when the face shows no readable movement to agree with
+    # ... when the face shows nothing readable to agree with; a synthetic-trained model is never
+    # trusted alone (on real faces it says "negative 99 %" on laughs).
+    alone_confidence: float = 0.9
     max_head_turn_deg: float = 8.0  # head rotation inside the event that makes it a head movement
     speech_jaw_cycles: int = 3  # jaw open/close cycles around the event that make it speech/chewing
     jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle
@@ -84,13 +86,13 @@ def count_cycles(series: np.ndarray, depth: float) -> int:
 
 
 def decide(model_label: str | None, probabilities: dict[str, float], evidence: Evidence | None,
-           motion: MotionContext | None, rule: AbstentionRule = AbstentionRule()) -> Verdict:
-    """The label to show for one event, and why."""
+           motion: MotionContext | None, rule: AbstentionRule = AbstentionRule(), synthetic: bool = True) -> Verdict:
+    """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces."""
     if model_label is not None and model_label.lower() == NONE:
         return Verdict(NONE, model_label, "the model's own 'none' class won")
     if motion is not None and motion.confidence_ratio < rule.occlusion_drop:
         return Verdict(NONE, model_label, "the face was partly hidden")
-    if evidence is not None and evidence.reading == UNCLEAR:
+    if evidence is not None and evidence.face_reading == UNCLEAR:
         cue = _non_expression(evidence, motion, rule)
         if cue:
             return Verdict(NONE, model_label, cue)
@@ -99,15 +101,16 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     if evidence is None:
         return Verdict(UNCERTAIN, model_label, "no blendshape evidence for this event")
     p = probabilities.get(model_label, 0.0)
-    if evidence.reading == UNCLEAR:
-        if p >= rule.alone_confidence:
+    reading = evidence.face_reading
+    if reading == UNCLEAR:
+        if p >= rule.alone_confidence and not synthetic:
             return Verdict(model_label, model_label, "no readable movement; the model is confident")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
-    if model_label.lower() not in READING_CLASSES[evidence.reading]:
-        return Verdict(UNCERTAIN, model_label, f"the model says {model_label}, the face reads {evidence.reading}")
+    if model_label.lower() not in READING_CLASSES[reading]:
+        return Verdict(UNCERTAIN, model_label, f"the model says {model_label}, the face reads {reading}")
     if p < rule.min_confidence:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
-    return Verdict(model_label, model_label, f"the model and the face agree ({evidence.reading})")
+    return Verdict(model_label, model_label, f"the model and the face agree ({reading})")
 
 
 def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: AbstentionRule) -> str:
@@ -136,7 +139,7 @@ def label_text(label: str | None, model_label: str | None, probabilities: dict[s
     "uncertain (EPIR: negative 97 %; face: positive)"."""
     if label is None and model_label is None:
         return "unlabelled (no model installed)"
-    face = f"face: {evidence.reading}" if evidence is not None else "face: no evidence"
+    face = f"face: {evidence.face_reading}" if evidence is not None else "face: no evidence"
     epir = f"EPIR: {model_label} {percent(probabilities.get(model_label))}" if model_label else "no model"
     if label == model_label:
         return f"{label} {percent(probabilities.get(label))} ({face})"

@@ -141,7 +141,7 @@ def summary_table(events: list[Event], caveat: str | None) -> str:
         conf = f"{e.confidence:.2f}" if e.confidence is not None else "-"
         lines.append(f"{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
                      f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>5}  {(e.model_label or '-'):<10}  "
-                     f"{(e.evidence.reading if e.evidence else '-'):<9}  {e.spot_score:>5.1f}")
+                     f"{(e.evidence.face_reading if e.evidence else '-'):<9}  {e.spot_score:>5.1f}")
     if caveat:
         lines.append(f"Labels: {caveat}.")
     return "\n".join(lines)

@@ -72,7 +72,7 @@ class Event:
             "kind": self.kind, "label": self.label, "confidence": _round(self.confidence),
             "model_label": self.model_label, "model_confidence": _round(self.model_confidence),
             "label_reason": self.label_reason,
-            "evidence_reading": self.evidence.reading if self.evidence else None,
+            "evidence_reading": self.evidence.face_reading if self.evidence else None,
             "evidence_text": self.evidence.text if self.evidence else None,
             "spot_score": round(self.spot_score, 4),
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},

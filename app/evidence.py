@@ -54,6 +54,9 @@ MOVEMENTS = (
 MOVEMENT_BY_KEY = {m.key: m for m in MOVEMENTS}
 NEGATIVE_MOVEMENTS = ("brow_lower", "nose_wrinkle", "upper_lip_raise", "lip_corner_depress", "chin_raise",
                       "lip_press", "lip_stretch", "dimple")
+# A broad smile or a laugh raises the upper lip and stretches the mouth too: with a smile these are not
+# read as negative (EMFACS's disgust is AU9/AU10 without AU12).
+SMILE_COMPANIONS = ("upper_lip_raise", "lip_stretch", "dimple")
 _COLUMNS = [np.array([BLENDSHAPE_INDEX[n] for n in m.blendshapes]) for m in MOVEMENTS]
 # A blink inside an event must not decide where its apex is.
 _APEX_COLUMNS = np.array([i for i, m in enumerate(MOVEMENTS) if m.key != "blink"])
@@ -65,6 +68,7 @@ class ReadingOptions:
     (README "Evidence and abstention"), not on the clips the README reports."""
 
     min_rise: float = 0.15  # a movement smaller than this is not read
+    held_level: float = 0.5  # a level at the apex that reads as an expression already on the face
     listed_change: float = 0.05  # smallest change named in the readout
 
 
@@ -74,7 +78,8 @@ def movement_values(scores: np.ndarray) -> np.ndarray:
 
 
 def read_movements(change: dict[str, float], options: ReadingOptions = ReadingOptions()) -> tuple[str, dict[str, float]]:
-    """EMFACS-like reading of movement rises: (reading, score per reading)."""
+    """EMFACS-like reading of movement rises: (reading, score per reading). A change dominated by a
+    movement going back (a smile relaxing) is the end of an expression, not a new one: unclear."""
     rise = {k: max(0.0, v) for k, v in change.items()}
     t = options.min_rise
     smile = rise["lip_corner_pull"]
@@ -85,10 +90,19 @@ def read_movements(change: dict[str, float], options: ReadingOptions = ReadingOp
         # AU1+2 with AU5 or AU26: a brow raise alone is common in speech, a jaw drop alone too.
         "surprise": brows + 0.5 * max(rise["upper_lid_raise"], rise["jaw_drop"])
         if brows >= t and max(rise["upper_lid_raise"], rise["jaw_drop"]) >= t / 2 else 0.0,
-        "negative": max(rise[k] for k in NEGATIVE_MOVEMENTS),
+        "negative": max(rise[k] for k in NEGATIVE_MOVEMENTS if smile < t or k not in SMILE_COMPANIONS),
     }
     best = max(scores, key=scores.get)
-    return (best if scores[best] >= t else UNCLEAR), scores
+    release = max(-v for k, v in change.items() if k != "blink")
+    return (best if scores[best] >= t and scores[best] > release else UNCLEAR), scores
+
+
+def read_held(levels: dict[str, float], options: ReadingOptions = ReadingOptions()) -> str:
+    """What the face holds at the apex, from levels: only a smile or a surprise. Resting levels of
+    the negative movements differ from face to face (and the tracked mesh reads brows lower than
+    MediaPipe's own landmarks do), so a level is no evidence of a negative expression."""
+    reading, _ = read_movements(levels, ReadingOptions(min_rise=options.held_level))
+    return reading if reading in ("positive", "surprise") else UNCLEAR
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,14 @@ class Evidence:
     onset: np.ndarray  # (52,) blendshape scores
     apex: np.ndarray
     movements: dict[str, float]  # movement key → change onset → apex
-    reading: str  # one of READINGS or UNCLEAR
+    reading: str  # one of READINGS or UNCLEAR: what the change onset → apex shows
     reading_scores: dict[str, float] = field(default_factory=dict)
+    held: str = UNCLEAR  # what the face shows at the apex (levels, not change): a smile held through the event
+
+    @property
+    def face_reading(self) -> str:
+        """The change's reading, or when the change is unreadable, what the face holds."""
+        return self.reading if self.reading != UNCLEAR else self.held
 
     def top(self, n: int = 3, options: ReadingOptions = ReadingOptions()) -> list[tuple[Movement, float]]:
         """The movements that changed most (largest |change| first), at least ``listed_change``."""
@@ -113,7 +133,7 @@ class Evidence:
     def to_json(self) -> dict[str, Any]:
         return {
             "onset_frame": self.onset_frame, "apex_frame": self.apex_frame,
-            "reading": self.reading,
+            "reading": self.reading, "held": self.held,
             "reading_scores": {k: round(v, 3) for k, v in self.reading_scores.items()},
             "text": self.text,
             "top": [{"movement": m.key, "au": m.au, "words": m.words, "change": round(v, 3)} for m, v in self.top()],
@@ -127,7 +147,8 @@ class Evidence:
         return cls(int(data["onset_frame"]), int(data["apex_frame"]),
                    np.array([data["blendshapes_onset"][n] for n in BLENDSHAPE_NAMES], np.float32),
                    np.array([data["blendshapes_apex"][n] for n in BLENDSHAPE_NAMES], np.float32),
-                   dict(data["movements"]), data["reading"], dict(data.get("reading_scores", {})))
+                   dict(data["movements"]), data["reading"], dict(data.get("reading_scores", {})),
+                   data.get("held", UNCLEAR))
 
 
 def _named(scores: np.ndarray) -> dict[str, float]:
@@ -152,4 +173,6 @@ def build_evidence(frames: list[int], scores: np.ndarray, options: ReadingOption
     k = int(np.argmax(expression if expression.max() >= options.listed_change else np.abs(change).max(axis=1)))
     movements = {m.key: float(change[k, i]) for i, m in enumerate(MOVEMENTS)}
     reading, reading_scores = read_movements(movements, options)
-    return Evidence(frames[0], frames[k], scores[0], scores[k], movements, reading, reading_scores)
+    levels = {m.key: float(values[k, i]) for i, m in enumerate(MOVEMENTS)}
+    held = read_held(levels, options)
+    return Evidence(frames[0], frames[k], scores[0], scores[k], movements, reading, reading_scores, held)

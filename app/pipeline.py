@@ -161,7 +161,8 @@ class Pipeline:
         evidence, motion = self._evidence(interval)
         model_label = classification.label if classification else None
         probabilities = classification.probabilities if classification else {}
-        verdict = decide(model_label, probabilities, evidence, motion, self.options.abstention)
+        synthetic = self.classifier.card.synthetic if self.classifier else True
+        verdict = decide(model_label, probabilities, evidence, motion, self.options.abstention, synthetic)
         event = Event(
             event_id=self._next_event_id, face_id=0,
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,

@@ -47,6 +47,14 @@ def test_emfacs_like_readings(peaks, reading):
     assert evidence(**peaks).reading == reading
 
 
+def test_a_smile_relaxing_is_not_a_new_expression():
+    scores = event_scores()
+    smile = [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]
+    scores[:, smile] = np.linspace(0.8, 0.1, 10)[:, None]  # the smile fades...
+    scores[:, BLENDSHAPE_INDEX["mouthPressLeft"]] = scores[:, BLENDSHAPE_INDEX["mouthPressRight"]] = np.linspace(0, 0.2, 10)
+    assert build_evidence(list(range(10)), scores).reading == UNCLEAR  # ...and the lips close: not negative
+
+
 def test_a_blink_inside_an_event_does_not_pick_its_apex():
     scores = event_scores(mouthSmileLeft=0.6, mouthSmileRight=0.6)
     scores[2, BLENDSHAPE_INDEX["eyeBlinkLeft"]] = scores[2, BLENDSHAPE_INDEX["eyeBlinkRight"]] = 0.95
@@ -62,10 +70,24 @@ def test_agreement_keeps_the_label_and_disagreement_abstains():
     assert decide("positive", low, smile, STILL).label == "uncertain"  # agrees, but unsure
 
 
-def test_no_readable_movement_needs_a_very_confident_model():
+def test_no_readable_movement_needs_a_very_confident_real_trained_model():
     still = evidence(mouthSmileLeft=0.03)
-    assert decide("negative", {"negative": 0.8, "positive": 0.1, "surprise": 0.1}, still, STILL).label == "uncertain"
-    assert decide("negative", {"negative": 0.95, "positive": 0.03, "surprise": 0.02}, still, STILL).label == "negative"
+    sure = {"negative": 0.95, "positive": 0.03, "surprise": 0.02}
+    assert decide("negative", {"negative": 0.8, "positive": 0.1, "surprise": 0.1}, still, STILL,
+                  synthetic=False).label == "uncertain"
+    assert decide("negative", sure, still, STILL, synthetic=False).label == "negative"
+    assert decide("negative", sure, still, STILL, synthetic=True).label == "uncertain"  # never alone
+
+
+def test_a_held_smile_is_read_from_its_level_and_a_laugh_is_not_negative():
+    scores = event_scores(mouthSmileLeft=0.1, mouthSmileRight=0.1)
+    scores[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] += 0.75
+    held = build_evidence(list(range(10)), scores)
+    assert held.reading == "unclear" and held.held == "positive" and held.face_reading == "positive"
+    verdict = decide("negative", {"negative": 0.99, "positive": 0.01}, held, STILL)
+    assert verdict.label == "uncertain" and "reads positive" in verdict.reason
+    laugh = evidence(mouthSmileLeft=0.5, mouthSmileRight=0.5, mouthUpperUpLeft=0.7, mouthUpperUpRight=0.7)
+    assert laugh.reading == "positive"  # the upper lip rises in a broad smile: not disgust
 
 
 @pytest.mark.parametrize("peaks, motion, reason", [

@@ -49,7 +49,7 @@ def _evidence_cell(e) -> str:
     "positive: lip corners up (smile) +0.82, cheeks raised +0.40"."""
     if e.evidence is None:
         return "—"
-    return f"{e.evidence.reading}: {e.evidence_text}"
+    return f"{e.evidence.face_reading}: {e.evidence_text}"
 
 
 def label_colours(classes: tuple[str, ...], labels: list[str]) -> dict[str, str]:
