@@ -54,7 +54,9 @@ class BlendshapeModel:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # ORT's MatMul+Add fusion wraps each 4-D MatMul in reshapes, which costs more than it saves here.
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=["MatMulAddFusion"])
         shape = self.session.get_outputs()[0].shape
         if shape != [len(BLENDSHAPE_NAMES)]:
             raise InputError(path, f"blendshape model outputs {shape}, expected [{len(BLENDSHAPE_NAMES)}]")

@@ -3,8 +3,8 @@
     python scripts/convert_face_blendshapes.py [models/mediapipe/face_landmarker.task] [OUT.onnx]
 
 Reads ``face_blendshapes.tflite`` from the Face Landmarker bundle (a zip) and writes an equivalent ONNX
-graph: float16 weights are dequantised to float32, 1×1 NHWC convolutions become MatMuls, the rest map op
-for op. Only the ops this network uses are supported; anything else stops the conversion with its name.
+graph: float16 weights are dequantised to float32, 1×1 NHWC convolutions become MatMuls, the layer
+norms (ten tflite ops each) become one LayerNormalization, the rest map op for op. Only the ops this network uses are supported; anything else stops the conversion with its name.
 Needs the ``tflite`` flatbuffer parser (``pip install tflite==2.18.0 onnx``), not at run time.
 ``tests/test_blendshapes.py`` checks the result against MediaPipe's own FaceLandmarker.
 """
@@ -165,10 +165,69 @@ class Converter:
         self.extra.append(numpy_helper.from_array(value, name))
         return name
 
+    def kind(self, op) -> str:
+        code = self.model.OperatorCodes(op.OpcodeIndex())
+        return OPS[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+
+    def layer_norm(self, k: int, ops: list, consumers: dict[int, list[int]]) -> set[int] | None:
+        """Op indices of a LayerNorm without bias starting at MEAN op ``k`` (tflite spells it
+        mean, neg, squared difference, mean, add eps, rsqrt, mul gamma, mul x, mul -mean, add), after
+        emitting one LayerNormalization for them; None when the ops there are something else."""
+        def only(tensor: int, kind: str) -> int | None:
+            found = [c for c in consumers.get(tensor, []) if self.kind(ops[c]) == kind]
+            return found[0] if len(found) == 1 else None
+
+        def out(i: int) -> int:
+            return int(ops[i].OutputsAsNumpy()[0])
+
+        x, axes = (int(t) for t in ops[k].InputsAsNumpy())
+        rank = len(self.shape(x))
+        if self.const(axes) is None or np.atleast_1d(self.const(axes)).tolist() not in ([rank - 1], [-1]):
+            return None
+        mean = out(k)
+        neg, sd = only(mean, "NEG"), only(mean, "SQUARED_DIFFERENCE")
+        var = only(out(sd), "MEAN") if sd is not None else None
+        add = only(out(var), "ADD") if var is not None else None
+        rsqrt = only(out(add), "RSQRT") if add is not None else None
+        gain = only(out(rsqrt), "MUL") if rsqrt is not None else None
+        if None in (neg, gain):
+            return None
+        eps_tensor = [int(t) for t in ops[add].InputsAsNumpy() if int(t) != out(var)][0]
+        gamma_tensor = [int(t) for t in ops[gain].InputsAsNumpy() if int(t) != out(rsqrt)][0]
+        scaled = consumers.get(out(gain), [])
+        if len(scaled) != 2 or any(self.kind(ops[c]) != "MUL" for c in scaled):
+            return None
+        final = {c2 for c in scaled for c2 in consumers.get(out(c), [])}
+        if len(final) != 1 or self.kind(ops[next(iter(final))]) != "ADD":
+            return None
+        (total,) = final
+        eps, gamma = self.const(eps_tensor), self.const(gamma_tensor)
+        if eps is None or gamma is None:
+            return None
+        self.add("LayerNormalization", [self.name(x), self.initializer(gamma.astype(np.float32)),
+                                        self.initializer(np.zeros_like(gamma, np.float32))],
+                 self.name(out(total)), axis=-1, epsilon=float(eps))
+        return {k, neg, sd, var, add, rsqrt, gain, *scaled, total}
+
     def convert(self) -> onnx.ModelProto:
         self.extra: list[onnx.TensorProto] = []
-        for k in range(self.graph.OperatorsLength()):
-            self.convert_op(self.graph.Operators(k))
+        ops = [self.graph.Operators(k) for k in range(self.graph.OperatorsLength())]
+        for k, op in enumerate(ops):  # constants first: the LayerNorm matcher reads eps and gamma
+            if self.kind(op) == "DEQUANTIZE":
+                self.convert_op(op)
+        consumers: dict[int, list[int]] = {}
+        for k, op in enumerate(ops):
+            for t in op.InputsAsNumpy():
+                consumers.setdefault(int(t), []).append(k)
+        done: set[int] = set()
+        for k, op in enumerate(ops):
+            if k in done or self.kind(op) == "DEQUANTIZE":
+                continue
+            fused = self.layer_norm(k, ops, consumers) if self.kind(op) == "MEAN" else None
+            if fused:
+                done |= fused
+            else:
+                self.convert_op(op)
         used = {i for n in self.nodes for i in n.input}
         inits = [numpy_helper.from_array(v.astype(np.float32) if v.dtype == np.float16 else v, self.name(i))
                  for i, v in self.consts.items() if self.name(i) in used] + self.extra

@@ -81,3 +81,22 @@ def test_detector_runs_when_the_track_is_new_moved_or_due(astronaut_bgr):
     assert confidences[31] is None and runs[32] == 4 and runs[33] == 4
     assert min(c for c in confidences if c is not None) > 0.5  # every face frame carries a check's score
     assert tracker.timings_ms["mesh"] > 0 and tracker.timings_ms["blendshapes"] > 0
+
+
+def test_a_smile_on_a_real_portrait_reads_positive_through_the_pipeline(tmp_path):
+    """A macro smile (AU6+12) rendered on Grace Hopper: the event's evidence names the smile."""
+    from app.pipeline import EventResult, Pipeline
+    from app.sources import open_source
+    from models.synth import ExpressionEvent, NuisanceOptions, render_sequence
+    from tests.conftest import write_video
+
+    frames, _ = render_sequence("grace_hopper", [ExpressionEvent({"6": 4.0, "12": 5.0}, 1.0, 1.3, 2.2, hold_s=0.3)],
+                                fps=30, duration_s=3.0, seed=1, nuisances=NuisanceOptions(noise_sigma=1.0))
+    clip = write_video(tmp_path / "smile.avi", frames, 30)
+    with open_source(str(clip)) as source, Pipeline(source.info.fps) as pipeline:
+        events = [r.event for r in pipeline.run(source, live=False) if isinstance(r, EventResult)]
+    assert len(events) == 1
+    evidence = events[0].evidence
+    assert evidence.reading == "positive" and evidence.top(1)[0][0].key == "lip_corner_pull"
+    assert evidence.text.startswith("lip corners up (smile) +")
+    assert events[0].label is None and events[0].label_reason == "no model installed"
