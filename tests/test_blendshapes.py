@@ -100,3 +100,16 @@ def test_a_smile_on_a_real_portrait_reads_positive_through_the_pipeline(tmp_path
     assert evidence.reading == "positive" and evidence.top(1)[0][0].key == "lip_corner_pull"
     assert evidence.text.startswith("lip corners up (smile) +")
     assert events[0].label is None and events[0].label_reason == "no model installed"
+
+
+def test_vendored_files_match_their_recorded_provenance():
+    import hashlib
+
+    import onnx
+
+    provenance = (BLENDSHAPE_MODEL.parent / "PROVENANCE.md").read_text()
+    for path in (TASK, BLENDSHAPE_MODEL):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in provenance, path.name
+    meta = {p.key: p.value for p in onnx.load(str(BLENDSHAPE_MODEL)).metadata_props}
+    assert meta["source_task_sha256"] == hashlib.sha256(TASK.read_bytes()).hexdigest()
+    assert meta["license"].startswith("Apache-2.0") and (BLENDSHAPE_MODEL.parent / "LICENSE").is_file()
