@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from app.abstention import percent
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
 from app.errors import InputError
 from app.events import Event, ResultWriter
@@ -134,13 +135,13 @@ def summary_table(events: list[Event], caveat: str | None) -> str:
     """A fixed-width table of events, readable in a terminal and in a log."""
     if not events:
         return "No events spotted."
-    head = (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>5}  "
+    head = (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>6}  "
             f"{'model':<10}  {'face':<9}  {'score':>5}")
     lines = [head, "-" * len(head)]
     for e in events:
-        conf = f"{e.confidence:.2f}" if e.confidence is not None else "-"
+        conf = percent(e.confidence) if e.confidence is not None else "-"
         lines.append(f"{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
-                     f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>5}  {(e.model_label or '-'):<10}  "
+                     f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>6}  {(e.model_label or '-'):<10}  "
                      f"{(e.evidence.face_reading if e.evidence else '-'):<9}  {e.spot_score:>5.1f}")
     if caveat:
         lines.append(f"Labels: {caveat}.")

@@ -74,6 +74,8 @@ def main(args: argparse.Namespace) -> int:
             if isinstance(result, FrameResult):
                 for stage, ms in result.timings_ms.items():
                     per_frame[stage].append(ms)
+                for part, ms in result.face_parts_ms.items():
+                    per_frame[f"face_{part}"].append(ms)
                 if result.aligned is not None:
                     crops.append(result.aligned)
         wall = time.perf_counter() - started

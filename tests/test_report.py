@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from app import __version__
+from app.abstention import percent
 from app.errors import InputError
 from app.sessions import Library
 from app.sessions import report_cmd
@@ -43,7 +44,7 @@ def test_html_report_holds_every_event_marker_note_caveat_and_version(session, t
     for stored in session.events:
         e = stored.event
         row = re.search(rf"<tr id='event-{e.event_id}'>(.*?)</tr>", text, re.S).group(1)
-        conf = f"{e.confidence:.2f}" if e.confidence is not None else "—"
+        conf = percent(e.confidence).replace(">", "&gt;") if e.confidence is not None else "—"
         assert e.label in row and f"{e.apex_time:.2f}" in row and conf in row
         # EPIR's own label and the face's evidence stand beside the shown label (stored with the session)
         assert e.model_label in row and e.evidence is not None and e.evidence.text in row.replace("&#x27;", "'")

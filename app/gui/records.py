@@ -39,6 +39,7 @@ class FrameRecord:
     pose: tuple[float, float, float] | None  # pitch, yaw, roll
     ear: float | None
     latency_ms: float  # time the pipeline spent on this frame
+    blendshapes: np.ndarray | None = None  # (52,) float16 MediaPipe scores, for frames.csv
 
     @classmethod
     def from_result(cls, result: FrameResult) -> "FrameRecord":
@@ -50,6 +51,7 @@ class FrameRecord:
             aligned.matrix.copy() if aligned is not None else None,
             (pose.pitch, pose.yaw, pose.roll) if pose else None, result.ear,
             float(sum(result.timings_ms.values())),
+            face.blendshapes.astype(np.float16) if face is not None and face.blendshapes is not None else None,
         )
 
     @property
@@ -197,7 +199,7 @@ class AnalysisStore:
         for f in self.frames:
             s = self._signal.get(f.index)
             rows.append(FrameRow(f.index, f.timestamp, 0, f.confidence, f.face, f.pose, f.ear,
-                                 s.value if s else None, s.threshold if s else None))
+                                 s.value if s else None, s.threshold if s else None, f.blendshapes))
         return rows
 
 

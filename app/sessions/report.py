@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app import __version__
+from app.abstention import percent
 from app.errors import InputError
 from app.labels import label_hex
 from app.private_files import make_private, private_dir, write_private
@@ -161,7 +162,7 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
             e = stored.event
             label = e.label or UNLABELLED
             probs = "".join(f"<td class='num'>{e.probabilities.get(c, float('nan')):.2f}</td>" for c in classes)
-            conf = f"{e.confidence:.2f}" if e.confidence is not None else "—"
+            conf = esc(percent(e.confidence)) if e.confidence is not None else "—"
             parts.append(
                 f"<tr id='event-{e.event_id}'><td class='num'>{e.event_id}</td><td class='num'>{e.onset_time:.2f}</td>"
                 f"<td class='num'>{e.apex_time:.2f}</td><td class='num'>{e.offset_time:.2f}</td>"
