@@ -68,7 +68,7 @@ class ReadingOptions:
     (README "Evidence and abstention"), not on the clips the README reports."""
 
     min_rise: float = 0.15  # a movement smaller than this is not read
-    held_level: float = 0.5  # a level at the apex that reads as an expression already on the face
+    held_level: float = 0.4  # a level at the apex that reads as an expression already on the face
     listed_change: float = 0.05  # smallest change named in the readout
 
 
