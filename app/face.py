@@ -47,7 +47,7 @@ class FaceTrackerOptions:
     min_face_confidence: float = 0.2
     # VIDEO mode: re-run the detector at least this often (frames), and whenever the tracked box
     # overlaps the last confirmed one by less than ``recheck_iou``.
-    detect_every: int = 15
+    detect_every: int = 30
     recheck_iou: float = 0.6
     blendshapes: bool = True
 
