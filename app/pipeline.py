@@ -93,7 +93,7 @@ class Pipeline:
         self.spotter = Spotter(fps, self.options.spotting)
         keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
         self._faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
-        # Per face frame, for the evidence and the abstention: index, blendshapes, pose, confidence.
+        # Per face frame, for the evidence and the abstention: index, blendshapes, pose (degrees), confidence.
         self._history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
             maxlen=keep + int(round(fps)))
         self._next_event_id = 1
@@ -138,7 +138,8 @@ class Pipeline:
         timings["align"] = _ms(t0)
         self._faces.append((frame.index, aligned))
         if face.blendshapes is not None:
-            self._history.append((frame.index, face.blendshapes, (pose.pitch, pose.yaw, pose.roll), face.confidence))
+            degrees = tuple(np.degrees((pose.pitch, pose.yaw, pose.roll)))
+            self._history.append((frame.index, face.blendshapes, degrees, face.confidence))
         t0 = time.perf_counter()
         samples, intervals = self.spotter.push(frame.index, frame.timestamp, aligned, ear)
         timings["spot"] = _ms(t0)
