@@ -113,3 +113,17 @@ def test_vendored_files_match_their_recorded_provenance():
     meta = {p.key: p.value for p in onnx.load(str(BLENDSHAPE_MODEL)).metadata_props}
     assert meta["source_task_sha256"] == hashlib.sha256(TASK.read_bytes()).hexdigest()
     assert meta["license"].startswith("Apache-2.0") and (BLENDSHAPE_MODEL.parent / "LICENSE").is_file()
+
+
+def test_the_pipeline_keeps_head_pose_in_degrees_for_the_abstention(astronaut_bgr):
+    """The head-movement threshold is in degrees; MediaPipe's pose comes in radians."""
+    from app.pipeline import Pipeline
+    from app.sources import Frame
+
+    h, w = astronaut_bgr.shape[:2]
+    tilted = cv2.warpAffine(astronaut_bgr, cv2.getRotationMatrix2D((w / 2, h / 3), 20, 1.0), (w, h))
+    with Pipeline(30.0) as pipeline:
+        for i, image in enumerate((astronaut_bgr, tilted)):
+            pipeline.process(Frame(i, i / 30, image))
+        rolls = [entry[2][2] for entry in pipeline._history]
+    assert 15 < abs(rolls[1] - rolls[0]) < 25
