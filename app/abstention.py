@@ -45,7 +45,7 @@ class MotionContext:
     """What the face did around an event, besides the blendshape change (see ``motion_context``)."""
 
     head_turn_deg: float  # largest head rotation away from the onset pose inside the event
-    jaw_cycles: int  # jawOpen cycles from one second before the onset to one second after the offset
+    jaw_cycles: int  # jawOpen cycles from one second before the onset until the event is reported
     confidence_ratio: float  # lowest face confidence inside the event / its value at onset
 
 

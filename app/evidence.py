@@ -64,8 +64,8 @@ _APEX_COLUMNS = np.array([i for i, m in enumerate(MOVEMENTS) if m.key != "blink"
 
 @dataclass(frozen=True)
 class ReadingOptions:
-    """Rises (blendshape score units, 0–1) that count as a movement. Chosen on development clips
-    (README "Evidence and abstention"), not on the clips the README reports."""
+    """Blendshape score units (0–1). Chosen on the portraits and development clips named in the README
+    ("Evidence and abstention"), which says which figures are development figures."""
 
     min_rise: float = 0.15  # a movement smaller than this is not read
     held_level: float = 0.4  # a level at the apex that reads as an expression already on the face
