@@ -10,6 +10,9 @@ import os
 import sys
 
 
+GUI_OPTIONS = ("--demo", "--camera")
+
+
 def _has_display() -> bool:
     if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
         return True
@@ -20,6 +23,8 @@ def _has_display() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].split("=")[0] in GUI_OPTIONS:  # `main.py --demo` means `main.py gui --demo`
+        argv.insert(0, "gui")
     if argv and argv[0] != "gui":
         from app.cli import main as cli_main
 

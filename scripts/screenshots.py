@@ -74,7 +74,7 @@ def shoot(args: argparse.Namespace) -> int:
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(scratch / "settings"))
     from app.sessions import LIBRARY_ENV
     os.environ[LIBRARY_ENV] = str(scratch / "library")
-    from app.sources import FileSource, RealTimeSource
+    from app.gui.controller import clip_feed
     from app.gui.settings import SettingsDialog
     from app.gui.window import MainWindow
 
@@ -103,14 +103,18 @@ def shoot(args: argparse.Namespace) -> int:
     wait(lambda: not window.model_loading, 30)
     window.apply_settings(window.settings.__class__(**{**window.settings.__dict__, "show_landmarks": True}))
 
+    window.session_label.setText("demo on stage")
     window.start_demo()  # live: wait for an event drawn on the face, a moment after it was spotted
     if not wait(lambda: window.view.events and window.view.events[-1][1] > 0.95, 90):
         print("warning: no event appeared in live mode", file=sys.stderr)
     save(window, "live.png")
+    window.stop_analysis()
+    wait(lambda: window.controller.last_session_id is not None, 30)
 
     window.apply_settings(window.settings.__class__(**{**window.settings.__dict__, "show_landmarks": False}))
     window.open_video(DEMO_CLIP)
     wait(lambda: window.store is not None and not window.store.live and window.store.progress.done, 120)
+    window._refresh_timeline()
     if window.events_panel.views:
         best = max(range(len(window.events_panel.views)),
                    key=lambda i: window.events_panel.views[i].event.spot_score)
@@ -120,23 +124,31 @@ def shoot(args: argparse.Namespace) -> int:
         window.player.pause()
     save(window, "review.png")
 
-    dialog = SettingsDialog(window.settings, window.cameras, window)
+    model_flow = window.classifier.card.input.flow_method if window.classifier else None
+    dialog = SettingsDialog(window.settings, window.cameras, window, model_flow)
     dialog.show()
     save(dialog, "settings.png")
     dialog.close()
 
-    # A live session with two markers, reopened for review, and its report.
+    # A live session with two markers and a pause, reopened for review, and its report.
     window.session_label.setText("interview 3 (demo clip)")
-    window.start_live(lambda: RealTimeSource(FileSource(DEMO_CLIP)))
+    window.start_live(clip_feed(DEMO_CLIP))
     for at, note in ((2.0, "question 1 asked"), (5.5, "question 2 asked")):
-        wait(lambda: (window._latest_time or 0) >= at, 60)
+        wait(lambda: (window.latest_time or 0) >= at, 60)
         window.mark()
         window.marker_note.setText(note)
         window._save_marker_note()
+        if at == 2.0:
+            window.toggle_pause()
+            wait(lambda: False, 1.0)
+            window.toggle_pause()
+    previous = window.controller.last_session_id
     wait(lambda: window.session is None, 120)  # the clip ends: the session is finished
+    wait(lambda: window.controller.last_session_id != previous, 30)
+    session_id = window.controller.last_session_id
     sessions = window.open_sessions()
     sessions.resize(1500, 920)
-    sessions.select(window.last_session_id)
+    sessions.select(session_id)
     wait(lambda: sessions.review.session is not None, 30)
     review = sessions.review
     review.note_edit.setText("Relaxed at the start; long smile after question 2.")
@@ -151,7 +163,7 @@ def shoot(args: argparse.Namespace) -> int:
     save(sessions, "session_review.png")
 
     report = scratch / "report.html"
-    sessions.export(window.last_session_id, report)
+    sessions.export(session_id, report)
     wait(lambda: report.is_file() and not sessions.tasks, 60)
     release(window)
     render_page(report, args.out / "report.png")

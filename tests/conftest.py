@@ -45,3 +45,19 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float, codec: str = "
         writer.write(frame)
     writer.release()
     return path
+
+
+def write_bump_clip(path: Path, face_photo: np.ndarray, bumps_s: tuple[float, ...], seconds: float,
+                    fps: float = 30.0, seed: int = 0) -> Path:
+    """A real face whose cheek moves by 1.5 px for about 200 ms around each time in ``bumps_s``."""
+    face = face_photo[0:320, 96:416]
+    h, w = face.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    bump = np.exp(-(((xx - 149) ** 2 + (yy - 140) ** 2) / (2 * 8 ** 2)))
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(int(seconds * fps)):
+        a = sum(1.5 * np.exp(-((i / fps - t) / 0.08) ** 2) for t in bumps_s)
+        moved = cv2.remap(face, xx - a * bump, yy + 0.5 * a * bump, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        frames.append(np.clip(moved + rng.normal(0, 2, moved.shape), 0, 255).astype(np.uint8))
+    return write_video(path, frames, fps)

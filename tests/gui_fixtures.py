@@ -1,5 +1,5 @@
-"""Fixtures shared by the desktop-app tests: the application, a clip with known facial movements, a small
-model, recorded message boxes, and the real main window checked for leftover threads when it closes.
+"""Fixtures shared by the desktop-app tests: the application, a clip with known facial movements (made by
+``tests.conftest.write_bump_clip``, which needs no Qt), a small model, recorded message boxes, and the real main window checked for leftover threads when it closes.
 
 Imported by the GUI test modules (``from tests.gui_fixtures import ...``) so that nothing else loads Qt.
 """
@@ -10,8 +10,7 @@ import os
 import threading
 from pathlib import Path
 
-import cv2
-import numpy as np
+import cv2  # noqa: F401  (imported before Qt, as the app does: it sets the plugin path popped below)
 import pytest
 
 os.environ.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)  # set by cv2; would hide Qt's own plugins
@@ -21,24 +20,8 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from app.gui.main import create_application, release  # noqa: E402
 from app.gui.window import MainWindow  # noqa: E402
-from tests.conftest import write_video  # noqa: E402
+from tests.conftest import write_bump_clip  # noqa: E402,F401  (re-exported for the GUI tests)
 from tests.onnx_fixtures import build_tiny_model  # noqa: E402
-
-
-def write_bump_clip(path: Path, face_photo: np.ndarray, bumps_s: tuple[float, ...], seconds: float,
-                    fps: float = 30.0, seed: int = 0) -> Path:
-    """A real face whose cheek moves by 1.5 px for about 200 ms around each time in ``bumps_s``."""
-    face = face_photo[0:320, 96:416]
-    h, w = face.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    bump = np.exp(-(((xx - 149) ** 2 + (yy - 140) ** 2) / (2 * 8 ** 2)))
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(int(seconds * fps)):
-        a = sum(1.5 * np.exp(-((i / fps - t) / 0.08) ** 2) for t in bumps_s)
-        moved = cv2.remap(face, xx - a * bump, yy + 0.5 * a * bump, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        frames.append(np.clip(moved + rng.normal(0, 2, moved.shape), 0, 255).astype(np.uint8))
-    return write_video(path, frames, fps)
 
 
 def record_message_boxes(monkeypatch, answer) -> list[tuple[str, str]]:

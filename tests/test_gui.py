@@ -24,6 +24,7 @@ from tests.gui_fixtures import (  # noqa: F401  (fixtures are found by name)
 from app.events import EVENT_CSV_FIELDS, FRAME_CSV_FIELDS  # noqa: E402
 from app.gui import window as window_module  # noqa: E402
 from app.gui.settings import AppSettings, SettingsDialog, load_settings  # noqa: E402
+from app.gui.controller import State  # noqa: E402
 from app.gui.window import REPLAY_SPEED, MainWindow  # noqa: E402
 from app.sources import FileSource, RealTimeSource  # noqa: E402
 
@@ -142,12 +143,13 @@ def test_live_analysis_paints_frames_and_stops_cleanly(qtbot, window, clip, mess
     window.view.painted.connect(painted.append)
     window.start_live(lambda: RealTimeSource(FileSource(clip), loop=True))
     qtbot.waitUntil(lambda: len(painted) >= 20, timeout=20_000)
-    assert window.mode == "live" and window.store.live
+    assert window.controller.state is State.LIVE and window.store.live
     assert painted == sorted(painted)  # newest frames only, never out of order
     assert window.view.state in ("tracking", "candidate", "spotted", "classified")
     qtbot.keyClick(window, "m")
     qtbot.waitUntil(lambda: len(window.store.marks) == 1, timeout=2_000)
     assert not messages
+    window.stop_analysis()
 
 
 def test_no_camera_offers_the_demo_clip(qtbot, window, messages, monkeypatch):
@@ -155,4 +157,4 @@ def test_no_camera_offers_the_demo_clip(qtbot, window, messages, monkeypatch):
     window.open_camera()
     qtbot.waitUntil(lambda: bool(messages), timeout=5_000)
     assert "No camera" in messages[0][1]
-    assert window.analysis is None  # declined: nothing started
+    assert window.controller.run is None  # declined: nothing started

@@ -59,10 +59,11 @@ def test_encrypted_library_opens_with_its_passphrase_only(qtbot, window, message
     with Library(library) as opened:
         video = opened.info(session_id).video_path
     assert crypto.is_encrypted_file(video)
-    window._play_session_video(str(video))  # the review's "Play video" button
-    played = Path(window.analysis.request.path)
+    window._review_session_video(str(video))  # the review's "Play video" button
+    qtbot.waitUntil(lambda: window.controller.source_path is not None, timeout=30_000)
+    played = Path(window.controller.source_path)
     assert played != video and played.read_bytes()[:4] == b"RIFF"  # a decrypted private copy
-    qtbot.waitUntil(lambda: window.analysis is None or not window.analysis.isRunning(), timeout=30_000)
+    qtbot.waitUntil(lambda: window.controller.run is None, timeout=30_000)
 
     created = tmp_path / "new-library"
     window.apply_settings(replace(window.settings, library_path=str(created), encrypt_library=True))

@@ -1,5 +1,5 @@
 """The PySide6 desktop app (DESIGN.md section 2): only ``main.py`` at the repository root imports it.
 
-Qt-free state lives in ``records`` and ``export``; threads live behind the helpers in ``workers``;
-widgets only paint what those give them.
+Qt-free: ``controller`` (the app's state, live sessions and the analysis thread), ``records``, ``export``
+and ``live_session``; the window's own threads live in ``workers``; widgets only paint what those give them.
 """

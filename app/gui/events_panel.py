@@ -17,7 +17,7 @@ from app.gui.records import EventView
 from app.sessions import StoredEvent
 from app.gui.theme import label_colour
 
-COLUMNS = ("", "time", "duration", "kind", "label", "conf.")
+COLUMNS = ("", "onset", "duration", "kind", "label", "conf.")  # an event's time is its onset, everywhere
 
 
 class EventsPanel(QTableWidget):

@@ -1,4 +1,6 @@
-"""The latest (or selected) event's evidence: aligned face crop, onset→apex flow, attention map."""
+"""The latest (or selected) event's evidence: aligned face crop, onset→apex flow, attention map.
+
+Times follow the events list: an event is named by its onset (the apex is given beside it)."""
 
 from __future__ import annotations
 
@@ -36,11 +38,15 @@ class EvidencePanel(QWidget):
         grid.addWidget(self.caption, 2, 0, 1, 3)
         self.clear()
 
-    def clear(self) -> None:
+    def clear(self, text: str = "No event yet.") -> None:
         for picture in self.pictures:
             picture.clear()
             picture.setText("—")
-        self.caption.setText("No event yet.")
+        self.caption.setText(text)
+
+    def prompt(self, events: int) -> None:
+        """Events were found but none is selected (a recording): say so rather than "No event yet"."""
+        self.clear(f"{events} event{'s' if events != 1 else ''} found: select one in the list to see its evidence.")
 
     def show_event(self, view: EventView, honesty: str | None) -> None:
         for picture, rgb in zip(self.pictures, (view.crop, view.flow, view.attention)):
@@ -51,7 +57,9 @@ class EvidencePanel(QWidget):
                 picture.setPixmap(QPixmap.fromImage(rgb_image(rgb)).scaled(
                     SIDE, SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         e = view.event
-        head = f"#{e.event_id} {e.kind} at {e.apex_time:.2f} s ({e.duration_ms:.0f} ms): "
+        # One convention everywhere (list, timeline, report): an event's time is its onset.
+        head = (f"#{e.event_id} {e.kind} at onset {e.onset_time:.2f} s (apex {e.apex_time:.2f} s, "
+                f"{e.duration_ms:.0f} ms): ")
         head += f"<b>{html.escape(e.label_text)}</b><br>face: {html.escape(e.evidence_text)}"
         if e.model_label and honesty:
             head += f"<br><i>{honesty}</i>"

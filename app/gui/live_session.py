@@ -110,9 +110,11 @@ class LiveSession:
             self._library.update_marker(marker.id, marker.label, note)
 
     def rename(self, label: str) -> None:
-        self.label = label
-        if self._library is not None and self.recorder is not None:
-            self._library.rename(self.recorder.session_id, label)
+        """Under the lock: a rename while ``start`` creates the session lands in it, never before it."""
+        with self._lock:
+            self.label = label
+            if self._library is not None and self.recorder is not None:
+                self._library.rename(self.recorder.session_id, label)
 
     def pause(self) -> None:
         if self.recorder is not None:

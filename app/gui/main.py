@@ -40,7 +40,7 @@ def run_app(argv: list[str]) -> int:
     if args.video:
         window.open_video(args.video)
     elif args.camera is not None:
-        window.start_live(window._camera_opener(args.camera))
+        window.start_camera(args.camera)
     elif args.demo:
         window.start_demo()
     code = app.exec()
@@ -53,6 +53,7 @@ def release(window) -> None:
     collect them in an order that crashes (seen with PySide6 6.12)."""
     from PySide6.QtCore import QCoreApplication, QEvent
 
+    window.stop_analysis()  # the event loop has ended: nobody is left to answer "quit while recording?"
     window.close()
     window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)

@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     def tick() -> None:
         report()
         if time.perf_counter() - started >= args.minutes * 60 - 1:
-            app.quit()  # after the last report, so it measures the running app
+            window.stop_analysis()  # after the last report, so it measures the running app; stopped first,
+            app.quit()  # since quitting (Qt 6 closes the windows) while recording would ask the user
 
     ticker = QTimer()
     ticker.timeout.connect(tick)

@@ -21,10 +21,11 @@ from app.model_input import onset_apex_flow
 from app.pipeline import EventResult, FrameResult
 from app.spotting import SpotSample
 
-HOLD_S = 2.0  # an event stays on the face this long after it is shown...
-FADE_S = 2.0  # ...then fades out over this long
+HOLD_S = 1.0  # an event stays on the face this long after it is shown (with its age: "2.1 s ago")...
+FADE_S = 0.8  # ...then fades out over this long, so a past label never sits over a new expression
 LIVE_SIGNAL_S = 60.0  # live timeline history
 LIVE_EVENTS = 100  # live events kept in the list (about 0.25 MB each with their pictures)
+LIVE_MAX_STEP_S = 0.5  # live signals have holes where frames were dropped; only longer ones are gaps
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,15 @@ def flow_to_rgb(flow: np.ndarray, full_scale_px: float | None = None) -> np.ndar
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of the timeline without a spotting signal, and why."""
+
+    start: float
+    end: float
+    reason: str  # "no face", "paused", "start of clip", "end of clip", "warming up", "frames dropped"
+
+
 @dataclass
 class ProgressInfo:
     processed: int = 0
@@ -120,6 +130,7 @@ class ProgressInfo:
     fps: float = 0.0  # frames analysed per second, recent
     latency_ms: float = 0.0  # pipeline time per frame, recent
     done: bool = False
+    no_face: int = 0  # frames analysed without a face
 
 
 @dataclass
@@ -146,8 +157,21 @@ class AnalysisStore:
         self.marks: deque[float] = deque(maxlen=100)
         self.progress = ProgressInfo()
         self._signal: dict[int, SpotSample] = {}  # recorded videos: frame → sample, for export
+        self.no_face: deque[list[float]] = deque(maxlen=200)  # [start, end] of runs of frames without a face
+        self.pauses: deque[tuple[float, float]] = deque(maxlen=100)  # live: (last time before, first after)
+        self.first_time: float | None = None
+        self.last_time: float | None = None
 
     def add(self, batch: Batch) -> None:
+        for f in batch.frames:
+            if self.first_time is None:
+                self.first_time = f.timestamp
+            if not f.face:
+                if self.no_face and self.no_face[-1][1] == self.last_time:
+                    self.no_face[-1][1] = f.timestamp
+                else:
+                    self.no_face.append([f.timestamp, f.timestamp])
+            self.last_time = f.timestamp
         self.frames.extend(batch.frames)
         self.samples.extend(batch.samples)
         self.events.extend(batch.events)
@@ -178,6 +202,42 @@ class AnalysisStore:
         s = self.samples
         return (np.fromiter((x.timestamp for x in s), float, len(s)), np.fromiter((x.value for x in s), float, len(s)),
                 np.fromiter((x.threshold for x in s), float, len(s)))
+
+    @property
+    def max_step_s(self) -> float:
+        """Samples further apart than this leave a gap: 2.5 frames, or ``LIVE_MAX_STEP_S`` live."""
+        return LIVE_MAX_STEP_S if self.live else 2.5 / self.fps
+
+    def gaps(self) -> list[Gap]:
+        """Where the timeline has no signal, each with its reason; the signal line breaks there. The
+        spotting signal of a frame needs frames on both sides of it, so a clip's first and last moments,
+        and the moments after the face comes back, have none."""
+        times = np.fromiter((x.timestamp for x in self.samples), float, len(self.samples))
+        if self.first_time is None:
+            return []
+        step = self.max_step_s
+        spans: list[tuple[float, float, str]] = []
+        if not len(times):
+            spans.append((self.first_time, self.last_time, "start of clip"))
+        else:
+            if times[0] - self.first_time > step and not self.live:
+                spans.append((self.first_time, float(times[0]), "start of clip"))
+            jumps = np.flatnonzero(np.diff(times) > step)
+            inside = "frames dropped" if self.live else "warming up"  # live: the analysis fell behind
+            spans += [(float(times[i]), float(times[i + 1]), inside) for i in jumps]
+            if self.progress.done and self.last_time - times[-1] > step:
+                spans.append((float(times[-1]), self.last_time, "end of clip"))
+        return [Gap(a, b, self._reason(a, b, why)) for a, b, why in spans if b > a]
+
+    def _reason(self, start: float, end: float, otherwise: str) -> str:
+        def overlaps(a: float, b: float) -> bool:
+            return min(b, end) >= max(a, start)
+
+        if any(overlaps(a, b) for a, b in self.no_face):
+            return "no face"
+        if any(overlaps(a, b) for a, b in self.pauses):
+            return "paused"
+        return otherwise
 
     def sample_at(self, index: int) -> SpotSample | None:
         """The spotting signal at frame ``index`` of a recorded video, once known."""

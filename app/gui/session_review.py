@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from app.gui.events_panel import EventsPanel
+from app.gui.records import LIVE_MAX_STEP_S
 from app.gui.theme import label_colour
 from app.gui.timeline import Timeline
 from app.sessions import Marker, Session, StoredEvent
@@ -72,6 +73,8 @@ class SessionReview(QWidget):
         self.span = QLabel("One marker: its events up to the next one.")
         self.span.setWordWrap(True)
         self.notes = QListWidget()
+        self.notes.setWordWrap(True)
+        self.markers.setWordWrap(True)
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("Add a note and press Enter")
         self.note_edit.returnPressed.connect(self._add_note)
@@ -134,16 +137,22 @@ class SessionReview(QWidget):
         end = info.last_timestamp or 0.0
         self.timeline.reset(False, max(end, 1.0))
         ok = np.isfinite(sig.value) & np.isfinite(sig.threshold)
-        self.timeline.set_signal(sig.timestamp[ok], sig.value[ok], sig.threshold[ok])
+        self.timeline.set_signal(sig.timestamp[ok], sig.value[ok], sig.threshold[ok], LIVE_MAX_STEP_S)
         self.timeline.playhead.setVisible(False)
         for stored in session.events:
             self.events.add_stored(stored)
             self.timeline.add_event(stored.event)
+        last_pause = None
         for m in session.markers:
             if m.kind == "user":
                 self._add_marker(m)
-            else:  # pause / resume, written by the recorder
-                self.timeline.add_mark(m.t, m.kind, f"{m.kind} at {m.t:.1f} s")
+            elif m.kind == "pause":  # written by the recorder; a resume follows on the session's clock
+                last_pause = m.t
+                self.timeline.add_mark(m.t, "❚❚ pause", f"paused at {m.t:.1f} s", "#8b949e", height=0.22)
+            else:  # its line only, when it would write over its pause's label
+                near = last_pause is not None and m.t - last_pause < 0.08 * max(end, 1.0)
+                self.timeline.add_mark(m.t, "" if near else "▶ resume", f"resumed at {m.t:.1f} s", "#8b949e",
+                                       height=0.22)
         for note in session.notes:
             self.notes.addItem(f"{_local(note.created_at)}  {note.text}")
         model = info.model

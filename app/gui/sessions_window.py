@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QLineEdit, QMessageBox, QPushButton, QSizePolicy, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.errors import InputError
 from app.gui.session_review import SessionReview
@@ -49,6 +49,9 @@ class SessionsWindow(QDialog):
 
     def __init__(self, library: Library, parent: QWidget | None = None):
         super().__init__(parent)
+        # A window of its own, not a dialog kept above the main window: the recorded video it opens there
+        # must come to the front.
+        self.setWindowFlags(Qt.Window)
         self.setWindowTitle("Session library")
         self.resize(1300, 820)
         self.library = library
@@ -58,6 +61,8 @@ class SessionsWindow(QDialog):
 
         self.location = QLabel()
         self.location.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.location.setWordWrap(True)
+        self.location.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search labels")
         self.search.textChanged.connect(self.refresh)
@@ -89,6 +94,13 @@ class SessionsWindow(QDialog):
         self.report_button.clicked.connect(self.choose_report)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.clicked.connect(self.confirm_delete)
+        for button in (self.report_button, self.delete_button):  # Enter in a text field must not press them
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self.status = QLabel()  # what the last action did (a report written…): wraps, never widens the window
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.report_button)
@@ -101,6 +113,7 @@ class SessionsWindow(QDialog):
         col.addLayout(filters)
         col.addWidget(self.table, 1)
         col.addLayout(buttons)
+        col.addWidget(self.status)
         self.review = SessionReview()
         self.review.note_added.connect(self._add_note)
         self.review.play_video.connect(self.play_video)
@@ -140,6 +153,9 @@ class SessionsWindow(QDialog):
         self.table.blockSignals(False)
         if selected is not None and selected.id in [i.id for i in self.infos]:
             self.select(selected.id)
+        elif self.review.session is not None and self.review.session.info.id not in [i.id for i in self.infos]:
+            self._wanted = None
+            self.review.show_session(None)  # no stale details of a session the search no longer shows
 
     def selected(self) -> SessionInfo | None:
         rows = self.table.selectionModel().selectedRows()
@@ -208,7 +224,7 @@ class SessionsWindow(QDialog):
 
     @Slot(object)
     def _exported(self, out: Path) -> None:
-        self.location.setText(f"Library: {self.library.path} — report written to {out}")
+        self.status.setText(f"Report written to {out}")
 
     def _run(self, fn, on_done) -> None:
         task = Task(fn, self)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES
 from app.model_card import FLOW_METHODS
@@ -32,6 +32,7 @@ class AppSettings:
     show_box: bool = True
     show_landmarks: bool = False
     show_attention: bool = True
+    attention_opacity: float = 0.5  # the heat map over the face: half transparent, the eyes stay visible
     library_path: str = ""  # empty: app.sessions.default_library_dir() ($EPIR_LIVE_LIBRARY or the data folder)
     record_video: bool = False  # also write live sessions' video into their folder
     encrypt_library: bool = False  # create the library encrypted (or offer to encrypt a plain one)
@@ -75,7 +76,38 @@ def load_settings() -> AppSettings:
         settings.retention_days = 0
     if settings.camera_resolution not in RESOLUTIONS:
         settings.camera_resolution = "default"
+    settings.attention_opacity = min(max(settings.attention_opacity, 0.0), 1.0)
     return settings
+
+
+def load_layout() -> list[list[int]]:
+    """The main window's saved size, then its splitters' sizes (outer to inner); empty where not saved."""
+    s, layout = _store(), []
+    for i in range(4):
+        raw = str(s.value(f"layout/{i}", "") or "")
+        try:
+            layout.append([int(x) for x in raw.split(",")] if raw else [])
+        except ValueError:
+            layout.append([])
+    return layout
+
+
+def save_layout(layout: list[list[int]]) -> None:
+    s = _store()
+    for i, sizes in enumerate(layout):
+        s.setValue(f"layout/{i}", ",".join(str(x) for x in sizes))
+    s.sync()
+
+
+def remembered_value(key: str) -> str | None:
+    value = _store().value(key)
+    return None if value is None else str(value)
+
+
+def remember_value(key: str, value: str) -> None:
+    s = _store()
+    s.setValue(key, value)
+    s.sync()
 
 
 def save_settings(settings: AppSettings) -> None:
@@ -88,8 +120,10 @@ def save_settings(settings: AppSettings) -> None:
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` returns it after Accept."""
 
-    def __init__(self, settings: AppSettings, cameras: list[int] | None, parent: QWidget | None = None):
-        """``cameras``: the devices found by the last probe, None when not probed yet."""
+    def __init__(self, settings: AppSettings, cameras: list[int] | None, parent: QWidget | None = None,
+                 model_flow: str | None = None):
+        """``cameras``: the devices found by the last probe, None when not probed yet; ``model_flow``: the
+        flow method the loaded model was trained on (choosing another one is warned about)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(580)  # room for the model and library paths
@@ -129,13 +163,22 @@ class SettingsDialog(QDialog):
             self.flow_method.addItem(method, method)
         self.flow_method.setCurrentIndex(max(0, self.flow_method.findData(settings.flow_method)))
         form.addRow("Flow method", self.flow_method)
+        self.model_flow = model_flow
+        self.flow_warning = QLabel()
+        self.flow_warning.setWordWrap(True)
+        self.flow_warning.setStyleSheet("color: #daaa3f;")
+        form.addRow("", self.flow_warning)
+        self.flow_method.currentIndexChanged.connect(self._warn_flow)
+        self._warn_flow()
         self.sensitivity = QDoubleSpinBox()
         self.sensitivity.setRange(1.0, 20.0)
         self.sensitivity.setSingleStep(0.5)
+        self.sensitivity.setSuffix(" SD")
         self.sensitivity.setValue(settings.sensitivity)
-        self.sensitivity.setToolTip("Spotting threshold in robust standard deviations above the baseline: "
-                                    "lower finds more (and more false) events")
-        form.addRow("Spotting sensitivity", self.sensitivity)
+        self.sensitivity.setToolTip("How far above its baseline (in robust standard deviations) the motion signal "
+                                    "must rise to count as an event: higher finds fewer events, lower finds more "
+                                    "(and more false ones)")
+        form.addRow("Spotting threshold (higher: fewer events)", self.sensitivity)
         layout.addWidget(model_box)
 
         overlay_box = QGroupBox("Overlays")
@@ -148,6 +191,7 @@ class SettingsDialog(QDialog):
             box.setChecked(value)
             row.addWidget(box)
         layout.addWidget(overlay_box)
+        self.attention_opacity = settings.attention_opacity  # set with the slider in the toolbar
 
         sessions_box = QGroupBox("Session library")
         form = QFormLayout(sessions_box)
@@ -176,6 +220,13 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+    def _warn_flow(self) -> None:
+        chosen = str(self.flow_method.currentData())
+        wrong = bool(chosen and self.model_flow and chosen != self.model_flow)
+        self.flow_warning.setText(f"The model was trained on “{self.model_flow}” flow; with “{chosen}” its labels "
+                                  "may be wrong (faster, but not what it learned from)." if wrong else "")
+        self.flow_warning.setVisible(wrong)
+
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "EPIR model", str(DEFAULT_MODEL.parent), "ONNX models (*.onnx)")
         if path:
@@ -193,6 +244,7 @@ class SettingsDialog(QDialog):
             provider=self.provider.currentText(), flow_method=str(self.flow_method.currentData()),
             sensitivity=float(self.sensitivity.value()), show_box=self.show_box.isChecked(),
             show_landmarks=self.show_landmarks.isChecked(), show_attention=self.show_attention.isChecked(),
+            attention_opacity=self.attention_opacity,
             library_path=self.library_path.text().strip(), record_video=self.record_video.isChecked(),
             encrypt_library=self.encrypt_library.isChecked(), retention_days=int(self.retention_days.value()),
         )

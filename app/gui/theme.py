@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QApplication
 from app.labels import UNLABELLED_COLOUR, label_hex
 
 STATE_COLOURS = {"no face": "#8b949e", "tracking": "#57ab5a", "candidate": "#daaa3f", "classified": "#e5534b",
-                 "spotted": UNLABELLED_COLOUR, "idle": "#8b949e"}
+                 "spotted": UNLABELLED_COLOUR, "idle": "#8b949e",
+                 "paused": "#daaa3f"}
 
 
 def label_colour(label: str | None) -> QColor:

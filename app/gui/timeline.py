@@ -12,10 +12,11 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from app.events import Event
-from app.gui.records import LIVE_SIGNAL_S
+from app.gui.records import LIVE_SIGNAL_S, Gap
 from app.gui.theme import label_colour
 
 LIVE_WINDOW_S = 10.0
+GAP_LABEL_SPACING_S = 1.5  # a gap's reason is written inside it unless another label is this close
 
 
 class Timeline(pg.PlotWidget):
@@ -31,32 +32,72 @@ class Timeline(pg.PlotWidget):
         self.setLabel("left", "motion", units="px")
         self.getAxis("left").enableAutoSIPrefix(False)
         self.addLegend(offset=(-10, 5), labelTextColor="#e6edf3")
-        self.signal = self.plot([], [], pen=pg.mkPen("#58a6ff", width=1.5), name="spotting signal")
-        self.threshold = self.plot([], [], pen=pg.mkPen("#f0883e", width=1, style=Qt.DashLine), name="threshold")
+        # connect="finite": a NaN breaks the line, so where there is no signal nothing is drawn through
+        self.signal = self.plot([], [], pen=pg.mkPen("#58a6ff", width=1.5), name="spotting signal", connect="finite")
+        self.threshold = self.plot([], [], pen=pg.mkPen("#f0883e", width=1, style=Qt.DashLine), name="threshold",
+                                   connect="finite")
         self.playhead = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("#e6edf3", width=1))
         self.playhead.sigPositionChangeFinished.connect(lambda line: self.seek_requested.emit(float(line.value())))
         self.addItem(self.playhead)
         self.scene().sigMouseClicked.connect(self._clicked)
         self.spans: list[pg.LinearRegionItem] = []
         self.marks: list[pg.InfiniteLine] = []
+        self.gaps: list[pg.LinearRegionItem] = []
+        self._gaps_shown: list[Gap] = []
         self.live = False
+        self.fps = 30.0
+        self.setXRange(0, LIVE_WINDOW_S, padding=0)  # idle: an empty 10 s axis, not pyqtgraph's ±0.4
+        self.setYRange(0, 1, padding=0)
 
-    def reset(self, live: bool, duration: float | None) -> None:
-        for item in self.spans + self.marks:
+    def reset(self, live: bool, duration: float | None, fps: float = 30.0) -> None:
+        for item in self.spans + self.marks + self.gaps:
             self.removeItem(item)
-        self.spans, self.marks = [], []
+        self.spans, self.marks, self.gaps, self._gaps_shown = [], [], [], []
+        self.fps = fps
         self.signal.setData([], [])
         self.threshold.setData([], [])
         self.live = live
         self.playhead.setMovable(not live)
         self.playhead.setVisible(not live)
         self.enableAutoRange(axis="y")
-        if duration:
-            self.setXRange(0, duration, padding=0.01)
+        self.setXRange(0, duration or LIVE_WINDOW_S, padding=0.01 if duration else 0)
 
-    def set_signal(self, times: np.ndarray, values: np.ndarray, thresholds: np.ndarray) -> None:
+    def set_signal(self, times: np.ndarray, values: np.ndarray, thresholds: np.ndarray,
+                   max_step_s: float | None = None) -> None:
+        """The signal, broken (NaN) wherever samples are further apart than ``max_step_s`` (default 2.5
+        frames; live analysis drops frames, so the window passes its own)."""
+        step = max_step_s or 2.5 / self.fps
+        if len(times) > 1:
+            breaks = np.flatnonzero(np.diff(times) > step) + 1
+            times = np.insert(times, breaks, times[breaks - 1] + 0.5 / self.fps)
+            values = np.insert(values, breaks, np.nan)
+            thresholds = np.insert(thresholds, breaks, np.nan)
         self.signal.setData(times, values)
         self.threshold.setData(times, thresholds)
+        self.enableAutoRange(axis="y")
+
+    def set_gaps(self, gaps: list[Gap]) -> None:
+        """Shade each stretch without a signal and say why (hover, and a label inside). Unchanged gaps
+        are left as they are (the live timeline asks ten times a second)."""
+        if gaps == self._gaps_shown:
+            return
+        self._gaps_shown = list(gaps)
+        for item in self.gaps:
+            self.removeItem(item)
+        self.gaps = []
+        labelled: float | None = None
+        for gap in gaps:
+            region = pg.LinearRegionItem((gap.start, gap.end), movable=False, brush=QColor(139, 148, 158, 45),
+                                         pen=pg.mkPen(None))
+            region.setZValue(-20)
+            region.setToolTip(f"no signal {gap.start:.2f}–{gap.end:.2f} s: {gap.reason}")
+            region.reason = gap.reason
+            if labelled is None or gap.start - labelled > GAP_LABEL_SPACING_S:  # close gaps: one label
+                region.label = pg.InfLineLabel(region.lines[0], gap.reason, position=0.9, anchor=(0, 0.5),
+                                               color="#8b949e")
+                labelled = gap.start
+            self.addItem(region)
+            self.gaps.append(region)
 
     def add_event(self, e: Event) -> None:
         colour = QColor(label_colour(e.label))
@@ -67,9 +108,11 @@ class Timeline(pg.PlotWidget):
         self.addItem(span)
         self.spans.append(span)
 
-    def add_mark(self, seconds: float, label: str = "M", tip: str = "") -> None:
-        line = pg.InfiniteLine(seconds, angle=90, movable=False, pen=pg.mkPen("#daaa3f", width=1, style=Qt.DotLine),
-                               label=label, labelOpts={"color": "#daaa3f", "position": 0.95})
+    def add_mark(self, seconds: float, label: str = "M", tip: str = "", colour: str = "#daaa3f",
+                 height: float = 0.08) -> None:
+        """A marker line; its label sits low on the plot (at ``height``), clear of the legend in the top corner."""
+        line = pg.InfiniteLine(seconds, angle=90, movable=False, pen=pg.mkPen(colour, width=1, style=Qt.DotLine),
+                               label=label or None, labelOpts={"color": colour, "position": height})
         line.setToolTip(tip or label)
         self.addItem(line)
         self.marks.append(line)
@@ -78,7 +121,7 @@ class Timeline(pg.PlotWidget):
         """Live: show the last seconds and forget spans and marks that scrolled out of the history."""
         self.setXRange(max(0.0, now - LIVE_WINDOW_S), max(now, LIVE_WINDOW_S), padding=0)
         horizon = now - LIVE_SIGNAL_S
-        for items in (self.spans, self.marks):
+        for items in (self.spans, self.marks, self.gaps):
             while items and _right(items[0]) < horizon:
                 self.removeItem(items.pop(0))
 

@@ -34,6 +34,8 @@ class VideoView(QWidget):
         self.honesty: str | None = None  # caveat shown with labels of a synthetic-trained model
         self.placeholder = "Open a video, a camera or the demo clip"
         self.show_box, self.show_landmarks, self.show_attention = True, False, True
+        self.show_overlays = True  # O toggles everything drawn over the face at once
+        self.heat_opacity = 0.5  # the attention map's strongest opacity (toolbar slider)
         self._heat: dict[int, QImage] = {}
 
     def show_frame(self, image: QImage, index: int, record: FrameRecord | None,
@@ -66,7 +68,7 @@ class VideoView(QWidget):
         to_widget = QTransform(scale, 0, 0, scale, ox, oy)
         p.drawImage(QRectF(ox, oy, iw * scale, ih * scale), self.image)
         rec = self.record
-        if rec is not None and rec.face:
+        if rec is not None and rec.face and self.show_overlays:
             if self.show_attention:
                 self._draw_heat(p, rec, to_widget)
             if self.show_landmarks and rec.landmarks is not None:
@@ -96,9 +98,38 @@ class VideoView(QWidget):
                 image = self._heat[view.event.event_id] = rgb_image(view.heat)
             p.save()
             p.setTransform(crop_to_frame * to_widget)
-            p.setOpacity(opacity)
+            p.setOpacity(opacity * self.heat_opacity)
             p.drawImage(QRectF(0, 0, image.width(), image.height()), image)
             p.restore()
+
+    def picture_height(self) -> float:
+        """Height of the picture as painted (the widget minus the letterbox)."""
+        if self.image is None:
+            return float(self.height())
+        return self.image.height() * min(self.width() / self.image.width(), self.height() / self.image.height())
+
+    def label_font(self) -> QFont:
+        """Label text that scales with the picture: readable on a projector, not huge in a small window."""
+        font = QFont(self.font())
+        font.setPixelSize(int(min(max(self.picture_height() / 36, 12), 30)))
+        return font
+
+    def label_lines(self) -> list[tuple[str, bool]]:
+        """The newest visible event's label with its age, every class probability, kind and duration.
+        The model's caveat is not here: the window shows it whole in a banner above the picture."""
+        if not self.events:
+            return []
+        e = self.events[-1][0].event
+        now = self.record.timestamp if self.record is not None else e.apex_time
+        age = now - e.apex_time
+        when = "now" if age < 0.25 else f"{age:.1f} s ago"
+        lines = [((e.label_text if e.label or e.model_label else "event (no model: unlabelled)") + f" · {when}",
+                  True)]
+        if e.evidence is not None:
+            lines.append((f"face: {e.evidence_text}", False))
+        lines += [(f"{name:<10} {percent(prob):>6}", False) for name, prob in e.probabilities.items()]
+        lines.append((f"{e.kind}, {e.duration_ms:.0f} ms", False))
+        return lines
 
     def _draw_labels(self, p: QPainter, box: QRectF) -> None:
         """The newest visible event's label and every class probability, next to the face."""
@@ -106,18 +137,10 @@ class VideoView(QWidget):
             return
         view, opacity = self.events[-1]
         e = view.event
-        lines = [(e.label_text if e.label or e.model_label else "event (no model: unlabelled)", True)]
-        if e.evidence is not None:
-            lines.append((f"face: {e.evidence_text}", False))
-        lines += [(f"{name:<10} {percent(prob):>6}", False) for name, prob in e.probabilities.items()]
-        lines.append((f"{e.kind}, {e.duration_ms:.0f} ms", False))
-        if e.model_label and self.honesty:
-            lines.append((self.honesty, False))
-        font = QFont(self.font())
-        font.setPointSizeF(max(8.0, font.pointSizeF()))
-        p.setFont(font)
+        lines = self.label_lines()
+        p.setFont(self.label_font())
         fm = p.fontMetrics()
-        width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 16, 440)
+        width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 24, self.width() // 2)
         height = fm.height() * len(lines) + 10
         # Beside the face, on the side with room; where neither side has room, the wider one, text elided.
         room_right, room_left = self.width() - box.right() - 16, box.left() - 16
@@ -131,12 +154,13 @@ class VideoView(QWidget):
         p.setBrush(QColor(1, 4, 9, 200))
         p.drawRoundedRect(QRectF(x, y, width, height), 6, 6)
         colour = label_colour(e.label)
+        first = 2 if e.evidence is not None else 1  # the first probability line (after the label and evidence)
+        names, probs = list(e.probabilities), list(e.probabilities.values())
         for i, (text, strong) in enumerate(lines):
             row = QRectF(x + 8, y + 5 + i * fm.height(), width - 16, fm.height())
-            if not strong and i <= len(e.probabilities):  # probability bars
-                prob = list(e.probabilities.values())[i - 1]
-                p.setBrush(QColor(label_colour(list(e.probabilities)[i - 1])).darker(160))
-                p.drawRect(QRectF(row.left(), row.top() + 2, row.width() * prob, row.height() - 4))
+            if first <= i < first + len(probs):  # probability bars
+                p.setBrush(QColor(label_colour(names[i - first])).darker(160))
+                p.drawRect(QRectF(row.left(), row.top() + 2, row.width() * probs[i - first], row.height() - 4))
             p.setPen(colour if strong else QColor("#e6edf3"))
             p.drawText(row, Qt.AlignLeft | Qt.AlignVCenter | Qt.TextSingleLine,
                        fm.elidedText(text, Qt.ElideRight, int(row.width())))

@@ -1,41 +1,46 @@
-"""The main window: wires sources, workers, the player and the panels together.
+"""The main window: widgets, and their bindings to the Qt-free ``Controller``.
 
-Two modes share every panel. Live (camera, or a recording paced like one): the analysis thread drops
-stale frames and the view paints the newest analysed frame. Review (a recorded video): every frame is
-analysed in the background as fast as the machine allows, while a player thread re-decodes whatever
+The controller holds the state (idle / live / paused / reviewing), the session and the analysis thread;
+the window turns clicks and keys into its calls and paints what it reports. Two modes share every panel.
+Live (camera, or a recording paced like one): the view paints the newest analysed frame. Review (a
+recorded video): every frame is analysed in the background while a player thread re-decodes whatever
 frame the user scrubs or plays to; only what has already been analysed can be reached.
-
-Every live analysis is recorded as a session of the library (``LiveSession``, fed by the analysis
-thread): Pause stops the analysis and keeps the session open, Resume continues it, Stop finishes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QImage, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QSlider, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter, QStyle, QToolBar,
+                               QVBoxLayout, QWidget)
 
 from app.classifier import DEFAULT_MODEL, Classifier
 from app.demo import DEMO_CLIP
+from app.gui.controller import Controller, Feed, State, camera_feed, clip_feed
 from app.gui.events_panel import EventsPanel
 from app.gui.evidence_panel import EvidencePanel
 from app.gui.export import export_store
+from app.gui.frame_rate import FrameRateDialog
+from app.gui.images import bgr_image
 from app.gui.live_session import LiveSession
-from app.gui.records import LIVE_EVENTS, AnalysisStore, Batch, FrameRecord
-from app.gui.settings import AppSettings, SettingsDialog, load_settings, save_settings
+from app.gui.player import ReviewPlayer
+from app.gui.records import LIVE_EVENTS, Batch, FrameRecord
+from app.gui.library_access import open_private_library
+from app.gui.sessions_window import DEIDENTIFIED_FILTER, SessionsWindow, export_report, report_filter
+from app.gui.settings import (AppSettings, SettingsDialog, load_layout, load_settings, save_layout, save_settings)
 from app.gui.timeline import Timeline
 from app.gui.video_view import VideoView
-from app.gui.player import ReviewPlayer
-from app.gui.sessions_window import SessionsWindow
-from app.gui.window_sessions import SessionControls
-from app.gui.workers import AnalysisRequest, AnalysisWorker, Task
+from app.gui.workers import Task
+from app.errors import InputError
 from app.pipeline import PipelineOptions
 from app.sessions import Library, Marker
-from app.sources import CameraSource, FileSource, RealTimeSource, SourceInfo, list_cameras, open_source
+from app.sessions.analysis import pipeline_settings
+from app.sources import SourceInfo, VideoSource, list_cameras
 from app.spotting import SpottingOptions
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -44,57 +49,108 @@ REPLAY_TAIL_S = 0.5  # ... until this long after its offset
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
 
 
-class MainWindow(SessionControls, QMainWindow):
+class _Bridge(QObject):
+    """Runs calls posted from any thread on the UI thread (a queued signal)."""
+
+    call = Signal(object)
+
+
+def _icon(style: QStyle, which: QStyle.StandardPixmap) -> QIcon:
+    """A standard icon whose disabled form stays visible on the dark theme (Fusion's fades to nothing)."""
+    icon = style.standardIcon(which)
+    normal = icon.pixmap(32, 32)
+    faded = QPixmap(normal.size())
+    faded.fill(Qt.transparent)
+    painter = QPainter(faded)
+    painter.setOpacity(0.45)
+    painter.drawPixmap(0, 0, normal)
+    painter.end()
+    result = QIcon(normal)
+    result.addPixmap(faded, QIcon.Disabled)
+    return result
+
+
+class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("EPIR Live")
         self.resize(1400, 900)
         self.settings = load_settings()
-        self.classifier: Classifier | None = None
+        self._bridge = _Bridge(self)
+        self._bridge.call.connect(self._invoke, Qt.QueuedConnection)
+        self.controller = Controller(self._bridge.call.emit, self, bgr_image)
         self.model_status = "loading model…"
         self.model_loading = False
         self._model_request = 0  # the latest model load asked for; older ones finishing are ignored
+        self._after_model: list[Callable[[], None]] = []  # analyses waiting for the model to load
         self.cameras: list[int] | None = None  # found by the last probe (Camera action); None: not probed
-        self.mode = "idle"  # "live" | "review"
-        self.source_info: SourceInfo | None = None
-        self.source_path: str | None = None
-        self.store: AnalysisStore | None = None
-        self.analysis: AnalysisWorker | None = None
         self.player: ReviewPlayer | None = None  # review only
         self.tasks: set[Task] = set()
-        self._after_model: list = []  # analyses waiting for the model to load
-        self._timeline_dirty = False
-        self._latest_time: float | None = None  # live: source time of the newest frame shown
         self.library: Library | None = None  # opened on first use (UI thread: listing, notes, deleting)
-        self.session: LiveSession | None = None  # the live session being recorded (or paused)
-        self.last_session_id: int | None = None  # the latest session recorded here, for "Export report"
         self.sessions_window: SessionsWindow | None = None
-        self._paused_opener = None  # the source to reopen on Resume
+        self.frame_rate_dialog: FrameRateDialog | None = None
+        self.latest_time: float | None = None  # live: source time of the newest frame shown
+        self._timeline_dirty = False
         self._noted: Marker | None = None  # the marker whose note is being typed
+        self._closed = False
         self._build()
         self._apply_overlays()
+        self._restore_layout()
+        self.state_changed(State.IDLE)
         self.load_model()
+
+    # ---------------------------------------------------------------- what the controller holds
+
+    @property
+    def classifier(self) -> Classifier | None:
+        return self.controller.classifier
+
+    @property
+    def store(self):
+        return self.controller.store
+
+    @property
+    def session(self) -> LiveSession | None:
+        return self.controller.session
+
+    @property
+    def source_info(self) -> SourceInfo | None:
+        return self.controller.source_info
+
+    @Slot(object)
+    def _invoke(self, fn) -> None:
+        if not self._closed:  # what the threads posted after the window closed is of no use to anyone
+            fn()
 
     # ---------------------------------------------------------------- layout
 
     def _build(self) -> None:
         self.view = VideoView()
+        self.view.setFocusPolicy(Qt.StrongFocus)  # where Enter/Escape in a text field send the focus back
+        self.banner = QLabel()  # the model's caveat: always whole, never drawn over the face
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("color: #daaa3f; background: #2d2410; padding: 3px 8px;")
+        self.banner.hide()
         self.timeline = Timeline()
         self.timeline.seek_requested.connect(self.seek_time)
         self.events_panel = EventsPanel()
         self.events_panel.event_selected.connect(self.select_event)
+        self.events_note = QLabel()  # "no face found in N of M frames" and the like
+        self.events_note.setWordWrap(True)
+        self.events_note.setStyleSheet("color: #daaa3f;")
+        self.events_note.hide()
         self.evidence = EvidencePanel()
 
         style = self.style()
-        self.play_button = QPushButton(style.standardIcon(QStyle.SP_MediaPlay), "")
+        self.play_button = QPushButton(_icon(style, QStyle.SP_MediaPlay), "")
         self.play_button.setToolTip("Play / pause (Space)")
         self.play_button.clicked.connect(self.toggle_play)
-        back = QPushButton(style.standardIcon(QStyle.SP_MediaSeekBackward), "")
-        back.setToolTip("Previous frame (←)")
-        back.clicked.connect(lambda: self.step(-1))
-        forward = QPushButton(style.standardIcon(QStyle.SP_MediaSeekForward), "")
-        forward.setToolTip("Next frame (→)")
-        forward.clicked.connect(lambda: self.step(1))
+        self.back_button = QPushButton(_icon(style, QStyle.SP_MediaSeekBackward), "")
+        self.back_button.setToolTip("Previous frame (←)")
+        self.back_button.clicked.connect(lambda: self.step(-1))
+        self.forward_button = QPushButton(_icon(style, QStyle.SP_MediaSeekForward), "")
+        self.forward_button.setToolTip("Next frame (→)")
+        self.forward_button.clicked.connect(lambda: self.step(1))
         self.speed_box = QComboBox()
         for s in SPEEDS:
             self.speed_box.addItem(f"{s:g}×", s)
@@ -106,7 +162,7 @@ class MainWindow(SessionControls, QMainWindow):
         self.transport = QWidget()
         row = QHBoxLayout(self.transport)
         row.setContentsMargins(4, 0, 4, 0)
-        for w in (back, self.play_button, forward, self.speed_box):
+        for w in (self.back_button, self.play_button, self.forward_button, self.speed_box):
             w.setFocusPolicy(Qt.NoFocus)
             row.addWidget(w)
         row.addWidget(self.slider, 1)
@@ -115,23 +171,30 @@ class MainWindow(SessionControls, QMainWindow):
         left = QWidget()
         col = QVBoxLayout(left)
         col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(2)
+        col.addWidget(self.banner)
         col.addWidget(self.view, 1)
         col.addWidget(self.transport)
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.evidence)
-        right.addWidget(self.events_panel)
-        right.setStretchFactor(1, 1)
-        top = QSplitter(Qt.Horizontal)
-        top.addWidget(left)
-        top.addWidget(right)
-        top.setStretchFactor(0, 1)
-        top.setSizes([980, 420])
-        main = QSplitter(Qt.Vertical)
-        main.addWidget(top)
-        main.addWidget(self.timeline)
-        main.setStretchFactor(0, 1)
-        main.setSizes([680, 200])
-        self.setCentralWidget(main)
+        events = QWidget()
+        events_col = QVBoxLayout(events)
+        events_col.setContentsMargins(0, 0, 0, 0)
+        events_col.addWidget(self.events_note)
+        events_col.addWidget(self.events_panel, 1)
+        self.side_split = QSplitter(Qt.Vertical)
+        self.side_split.addWidget(self.evidence)
+        self.side_split.addWidget(events)
+        self.side_split.setStretchFactor(1, 1)
+        self.top_split = QSplitter(Qt.Horizontal)
+        self.top_split.addWidget(left)
+        self.top_split.addWidget(self.side_split)
+        self.top_split.setStretchFactor(0, 1)
+        self.top_split.setSizes([980, 420])
+        self.main_split = QSplitter(Qt.Vertical)
+        self.main_split.addWidget(self.top_split)
+        self.main_split.addWidget(self.timeline)
+        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setSizes([680, 200])
+        self.setCentralWidget(self.main_split)
 
         self.timeline_timer = QTimer(self)
         self.timeline_timer.timeout.connect(self._refresh_timeline)
@@ -139,14 +202,15 @@ class MainWindow(SessionControls, QMainWindow):
 
         self._build_actions()
         self._build_status()
-        self._set_transport_enabled(False)
 
-    def _action(self, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
+    def _action(self, text: str, slot, shortcut=None, tip: str | None = None,
+                context: Qt.ShortcutContext = Qt.WindowShortcut) -> QAction:
         action = QAction(text, self)
         action.triggered.connect(slot)
         if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.WindowShortcut)  # not in dialogs: arrows edit there
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcutContext(context)  # window-wide by default: not in dialogs, where arrows edit
         if tip:
             action.setToolTip(tip)
         self.addAction(action)
@@ -155,10 +219,11 @@ class MainWindow(SessionControls, QMainWindow):
     def _build_actions(self) -> None:
         open_video = self._action("Open video…", self.choose_video, QKeySequence.Open, "Analyse a recorded video")
         open_folder = self._action("Open frame folder…", self.choose_folder, None,
-                                   "Analyse a folder of numbered frames (CASME II, SAMM… layout)")
+                                   "Analyse a folder of numbered frames (CASME II, SAMM… layout) at its frame rate")
         camera = self._action("Camera", self.open_camera, "Ctrl+K", "Live analysis of the camera chosen in Settings")
         demo = self._action("Demo clip (live)", self.start_demo, "Ctrl+D", "Play the bundled demo clip as a camera")
-        stop = self._action("Stop", self.stop_analysis, "Ctrl+.", "Stop the analysis (and finish the session)")
+        self.stop_action = self._action("Stop", self.stop_analysis, "Ctrl+.",
+                                        "Stop the analysis (and finish the session)")
         self.pause_action = self._action("Pause", self.toggle_pause, "Ctrl+P",
                                          "Pause the live analysis; the session stays open until Stop")
         sessions = self._action("Sessions…", self.open_sessions, "Ctrl+L", "Review, search and delete saved sessions")
@@ -170,41 +235,66 @@ class MainWindow(SessionControls, QMainWindow):
         self._action("Play / pause", self.toggle_play, Qt.Key_Space)
         self._action("Previous frame", lambda: self.step(-1), Qt.Key_Left)
         self._action("Next frame", lambda: self.step(1), Qt.Key_Right)
-        self._action("Mark", self.mark, Qt.Key_M)
+        # Application-wide: M marks wherever the focus is (a text field still takes the letter; Ctrl+M never).
+        self.mark_action = self._action("Mark", self.mark, ["M", "Ctrl+M"],
+                                        "Mark this moment (M, or Ctrl+M while typing)", Qt.ApplicationShortcut)
+        self.overlays_action = self._action("Overlays on the face", self.toggle_overlays, "O",
+                                            "Face box, heat map and label over the video (O)")
+        self.overlays_action.setCheckable(True)
+        self.overlays_action.setChecked(True)
         full = self._action("Full screen", self.toggle_full_screen, Qt.Key_F11)
         quit_ = self._action("Quit", self.close, QKeySequence.Quit)
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        for a in (open_video, open_folder, camera, demo, self.pause_action, stop, None, self.export_action,
-                  self.report_action, settings, None, quit_):
+        for a in (open_video, open_folder, camera, demo, self.pause_action, self.stop_action, None,
+                  self.export_action, self.report_action, settings, None, quit_):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
         session_menu = menu.addMenu("&Sessions")
-        for a in (sessions, self.report_action):
+        for a in (sessions, self.report_action, self.mark_action):
             session_menu.addAction(a)
         view_menu = menu.addMenu("&View")
+        view_menu.addAction(self.overlays_action)
         view_menu.addAction(full)
         bar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setMovable(False)
-        for a in (open_video, camera, demo, self.pause_action, stop, self.export_action, settings):
+        for a in (open_video, camera, demo, self.pause_action, self.stop_action, self.export_action, settings):
             bar.addAction(a)
         bar.addSeparator()
         self.session_label = QLineEdit()
         self.session_label.setPlaceholderText("session label (optional)")
         self.session_label.setToolTip("Free text saved with the live session, e.g. “interview 3”; no personal data "
-                                      "is needed. Editable while recording.")
+                                      "is needed. Editable while recording; Enter or Escape returns to the video.")
         self.session_label.setMaximumWidth(240)
         self.session_label.editingFinished.connect(self._rename_session)
+        self.session_label.returnPressed.connect(self.view.setFocus)
+        self._escape_returns_focus(self.session_label)
         bar.addWidget(self.session_label)
         bar.addAction(sessions)
+        bar.addSeparator()
+        bar.addAction(self.overlays_action)
+        self.opacity = QSlider(Qt.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setMaximumWidth(110)
+        self.opacity.setFocusPolicy(Qt.NoFocus)
+        self.opacity.setToolTip("Opacity of the attention heat map on the face")
+        self.opacity.valueChanged.connect(self._set_opacity)
+        bar.addWidget(QLabel(" heat map "))
+        bar.addWidget(self.opacity)
         self.addToolBar(bar)
+
+    def _escape_returns_focus(self, field: QLineEdit) -> None:
+        escape = QAction(field)
+        escape.setShortcut(QKeySequence(Qt.Key_Escape))
+        escape.setShortcutContext(Qt.WidgetShortcut)
+        escape.triggered.connect(self.view.setFocus)
+        field.addAction(escape)
 
     def _build_status(self) -> None:
         bar = self.statusBar()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
-        self.progress.setFormat("analysed %p%")
         self.progress.hide()
         self.provider_label = QLabel()
         self.fps_label = QLabel("— fps")
@@ -214,6 +304,7 @@ class MainWindow(SessionControls, QMainWindow):
         self.marker_note = QLineEdit()  # typed after M without stopping anything; Enter saves it
         self.marker_note.setMaximumWidth(320)
         self.marker_note.returnPressed.connect(self._save_marker_note)
+        self._escape_returns_focus(self.marker_note)
         self.marker_note.hide()
         self.rec_badge = QLabel()
         self.rec_badge.hide()
@@ -222,14 +313,21 @@ class MainWindow(SessionControls, QMainWindow):
             bar.addPermanentWidget(w)
         self._show_model_status()
 
+    def _restore_layout(self) -> None:
+        size, *splits = load_layout()
+        if len(size) == 2:
+            self.resize(*size)
+        for split, sizes in zip((self.main_split, self.top_split, self.side_split), splits):
+            if sizes and len(sizes) == split.count():
+                split.setSizes(sizes)
+
     # ---------------------------------------------------------------- model and settings
 
     def load_model(self) -> None:
         """(Re)load the classifier in a thread; analyses started meanwhile wait for it."""
         path = Path(self.settings.model_path) if self.settings.model_path else DEFAULT_MODEL
         provider = self.settings.provider
-        # Settings can change again while a model loads: only the latest request may land.
-        self._model_request += 1
+        self._model_request += 1  # settings can change again while a model loads: only the latest lands
         request = self._model_request
         if not self.settings.model_path and not DEFAULT_MODEL.is_file():
             self._model_loaded(None)
@@ -243,9 +341,8 @@ class MainWindow(SessionControls, QMainWindow):
 
         self._run_task(lambda: Classifier(path, provider), latest(self._model_loaded), latest(self._model_failed))
 
-    @Slot(object)
     def _model_loaded(self, classifier: Classifier | None) -> None:
-        self.classifier = classifier
+        self.controller.classifier = classifier
         self.model_loading = False
         self.model_status = "ok" if classifier else "no model installed"
         self._show_model_status()
@@ -253,7 +350,6 @@ class MainWindow(SessionControls, QMainWindow):
             start()
         self._after_model.clear()
 
-    @Slot(str)
     def _model_failed(self, message: str) -> None:
         self._model_loaded(None)
         self.model_status = "model failed to load"
@@ -268,6 +364,7 @@ class MainWindow(SessionControls, QMainWindow):
             self.model_label.setText(self.model_status)
             self.model_label.setStyleSheet("color: #daaa3f;")
             self.view.honesty = None
+            self.banner.hide()
             return
         self.provider_label.setText(f"provider: {c.provider_label}")
         self.provider_label.setToolTip("ONNX Runtime providers in use: " + ", ".join(c.providers))
@@ -278,9 +375,12 @@ class MainWindow(SessionControls, QMainWindow):
         self.model_label.setToolTip(c.card.honesty_note)
         self.model_label.setStyleSheet("color: #daaa3f;" if c.card.synthetic else "")
         self.view.honesty = c.card.honesty_note if c.card.synthetic else None
+        self.banner.setText(f"Labels by {c.card.name}: {c.card.honesty_note}.")
+        self.banner.setVisible(c.card.synthetic)
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self.cameras, self)
+        model_flow = self.classifier.card.input.flow_method if self.classifier else None
+        dialog = SettingsDialog(self.settings, self.cameras, self, model_flow)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 
@@ -293,17 +393,35 @@ class MainWindow(SessionControls, QMainWindow):
         self._apply_overlays()
         if (old.model_path, old.provider) != (new.model_path, new.provider):
             self.load_model()
+        self.controller.options = self._options()
         analysis_changed = (old.model_path, old.provider, old.flow_method, old.sensitivity) != (
             new.model_path, new.provider, new.flow_method, new.sensitivity)
-        if analysis_changed and self.mode == "review":
+        state = self.controller.state
+        if analysis_changed and state is State.REVIEWING:
             self.statusBar().showMessage("New analysis settings apply when a video is opened again", 5000)
-        elif analysis_changed and self.mode == "live" and self.analysis is not None:
-            self._when_model_ready(self._restart_live)
+        elif analysis_changed and state is State.LIVE:
+            self.statusBar().showMessage("New analysis settings apply to the next live analysis", 5000)
 
     def _apply_overlays(self) -> None:
         s = self.settings
-        self.view.show_box, self.view.show_landmarks, self.view.show_attention = (
-            s.show_box, s.show_landmarks, s.show_attention)
+        v = self.view
+        v.show_box, v.show_landmarks, v.show_attention = s.show_box, s.show_landmarks, s.show_attention
+        v.heat_opacity = s.attention_opacity
+        self.opacity.blockSignals(True)
+        self.opacity.setValue(round(s.attention_opacity * 100))
+        self.opacity.blockSignals(False)
+        v.update()
+
+    def toggle_overlays(self) -> None:
+        self.view.show_overlays = not self.view.show_overlays
+        self.overlays_action.setChecked(self.view.show_overlays)
+        self.view.update()
+        self.statusBar().showMessage("Overlays " + ("shown" if self.view.show_overlays else "hidden (O)"), 3000)
+
+    def _set_opacity(self, value: int) -> None:
+        self.settings = replace(self.settings, attention_opacity=value / 100)
+        save_settings(self.settings)
+        self.view.heat_opacity = value / 100
         self.view.update()
 
     def _options(self) -> PipelineOptions:
@@ -318,24 +436,33 @@ class MainWindow(SessionControls, QMainWindow):
             self.open_video(path)
 
     def choose_folder(self) -> None:
+        """A frame folder, at the frame rate its dataset was filmed at (asked; remembered per folder)."""
         path = QFileDialog.getExistingDirectory(self, "Open frame folder")
-        if path:
-            self.open_video(path)
+        if not path:
+            return
+        self.frame_rate_dialog = dialog = FrameRateDialog(path, self)
+        dialog.accepted.connect(lambda: self.open_video(path, dialog.fps()))
+        dialog.open()
 
-    def open_video(self, path: str | Path) -> None:
+    def open_video(self, path: str | Path, fps: float | None = None) -> None:
         """Review a recording: analyse every frame in the background and let the user scrub it."""
         path = str(path)
-        self._start(AnalysisRequest(lambda: open_source(path), False, self._options(), None, path))
+        if fps is None and Path(path).is_dir():
+            fps = FrameRateDialog.remembered(path)
+        if Path(path).is_dir() and fps is None:
+            self.statusBar().showMessage(f"{Path(path).name}: frame folder without a frame rate; assuming 30 fps "
+                                         "(Open frame folder… asks for it)", 10000)
+        self._when_model_ready(lambda: self._start_review(path, fps))
+
+    def _start_review(self, path: str, fps: float | None) -> None:
+        self.controller.options = self._options()
+        self.controller.start_review(path, fps)
+        self.statusBar().showMessage("Opening…")
 
     def open_camera(self) -> None:
         self.statusBar().showMessage("Looking for cameras…")
-        self._run_task(list_cameras, self._cameras_found, self._camera_failed)
+        self._run_task(list_cameras, self._cameras_found, lambda message: self._error("Camera", message))
 
-    @Slot(str)
-    def _camera_failed(self, message: str) -> None:
-        self._error("Camera", message)
-
-    @Slot(object)
     def _cameras_found(self, cameras: list[int]) -> None:
         self.cameras = cameras
         self.statusBar().clearMessage()
@@ -348,162 +475,302 @@ class MainWindow(SessionControls, QMainWindow):
             if QMessageBox.question(self, "No camera", text, buttons) == QMessageBox.Yes:
                 self.start_demo()
             return
-        index = self.settings.camera if self.settings.camera in cameras else cameras[0]
-        self.start_live(self._camera_opener(index))
+        self.start_camera(self.settings.camera if self.settings.camera in cameras else cameras[0])
 
-    def _camera_opener(self, index: int):
+    def start_camera(self, index: int) -> None:
         s = self.settings
         width, height = s.resolution
-        return lambda: CameraSource(index, width, height, s.camera_fps or None)
+        self.start_live(camera_feed(index, width, height, s.camera_fps or None))
 
     def start_demo(self) -> None:
         if not DEMO_CLIP.is_file():
             self._error("Demo clip", f"{DEMO_CLIP}: not rendered yet (python main.py make-demo)")
             return
-        self.start_live(lambda: RealTimeSource(FileSource(DEMO_CLIP), loop=True))
+        self.start_live(clip_feed(DEMO_CLIP, loop=True))
 
-    def start_live(self, opener) -> None:
+    def start_live(self, feed: Feed | Callable[[], VideoSource]) -> None:
         """Live analysis of a camera (or anything paced like one), recorded as a new library session."""
-        self._start(AnalysisRequest(opener, True, self._options(), None))
+        if not isinstance(feed, Feed):
+            opener = feed
+            feed = Feed(lambda _at: opener(), "live source")
+        self._when_model_ready(lambda: self._start_live(feed))
 
-    def _restart_live(self) -> None:
-        if self.analysis is not None and self.mode == "live":
-            self.start_live(self.analysis.request.open_source)
+    def _start_live(self, feed: Feed) -> None:
+        self.controller.options = self._options()
+        self.controller.start_live(feed, self._new_session())
+        self.statusBar().showMessage("Opening…")
 
-    def _when_model_ready(self, start) -> None:
+    def _when_model_ready(self, start: Callable[[], None]) -> None:
         if self.model_loading:
             self._after_model.append(start)
         else:
             start()
 
-    def _start(self, request: AnalysisRequest) -> None:
-        def start() -> None:
-            self._stop_worker()
-            if request.session is None or request.session is not self.session:  # not a Resume
-                self._end_session()
-            session = request.session or (self._new_session() if request.live else None)
-            self.session = session
-            worker = AnalysisWorker(replace(request, classifier=self.classifier, options=self._options(),
-                                            session=session), self)
-            worker.opened.connect(self._opened)
-            worker.recording.connect(self._show_badge)
-            worker.results.connect(self._results)
-            worker.failed.connect(self._analysis_failed)
-            worker.finished.connect(self._analysis_finished)
-            self.analysis = worker
-            self.statusBar().showMessage("Opening…")
-            worker.start()
+    def stop_analysis(self) -> None:
+        """Stop the analysis; a live session (even a paused one) is finished and kept in the library."""
+        self.controller.stop()
+        self._hide_marker_note()
 
-        self._when_model_ready(start)
+    def toggle_pause(self) -> None:
+        """Pause: the analysis stops, the session stays open. Resume: the same source, the same session."""
+        self.controller.toggle_pause()
 
-    @Slot(object)
-    def _opened(self, info: SourceInfo) -> None:
-        if self.sender() is not self.analysis:
+    # ---------------------------------------------------------------- the controller's reports
+
+    def state_changed(self, state: State) -> None:
+        live = state in (State.LIVE, State.PAUSED)
+        self.pause_action.setEnabled(live)
+        self.pause_action.setText("Resume" if state is State.PAUSED else "Pause")
+        self.stop_action.setEnabled(live or self.controller.run is not None)
+        self.export_action.setEnabled(self.store is not None)
+        self._set_transport_enabled(state is State.REVIEWING)
+        if state is State.PAUSED:
+            self.view.state = "paused"
+            self.view.update()
+            self.statusBar().showMessage("Paused — Resume (Ctrl+P) continues the session where it was", 8000)
+        if state is State.IDLE:
+            self._hide_marker_note()
+            if self.store is not None and self.store.live:
+                self.view.clear("Live analysis stopped")
+        self.recording_changed()
+
+    def opened(self, info: SourceInfo, resumed: bool) -> None:
+        self.stop_action.setEnabled(True)
+        if resumed:
+            self.statusBar().showMessage("Resumed", 3000)
             return
         self._stop_player()
-        live = self.analysis.request.live
-        self.mode, self.source_info, self.source_path = ("live" if live else "review"), info, self.analysis.request.path
-        self.store = AnalysisStore(info.fps, live)
-        self.setWindowTitle(f"EPIR Live — {info.name}")
-        self.statusBar().showMessage(f"{info.name}: {info.width}×{info.height}, {info.fps:.2f} fps"
+        live = self.store.live
+        self.setWindowTitle(f"EPIR Live — {Path(info.name).name}")
+        fps_note = ""
+        if info.kind == "folder" and not FrameRateDialog.remembered(info.name):
+            fps_note = f" — frame rate not given: assuming {info.fps:g} fps"
+        self.statusBar().showMessage(f"{info.name}: {info.width}×{info.height}, {info.fps:.2f} fps{fps_note}"
                                      + ("" if self.classifier else " — no model installed: spotting only"), 8000)
         duration = info.frame_count / info.fps if info.frame_count else None
-        self.timeline.reset(live, duration)
+        self.timeline.reset(live, duration, info.fps)
         self.events_panel.reset(LIVE_EVENTS if live else None)
+        self.events_note.hide()
         self.evidence.clear()
         self.view.clear("Analysing…")
-        self._latest_time = None
+        self.latest_time = None
         self.progress.setVisible(not live)
         self.progress.setRange(0, info.frame_count or 0)
         self.progress.setValue(0)
+        self.progress.setFormat("analysed %p%")
         self.slider.setRange(0, max((info.frame_count or 1) - 1, 0))
+        self.export_action.setEnabled(True)
         self._set_transport_enabled(not live)
         if not live:
-            self.player = ReviewPlayer(self.source_path, info.fps, self)
+            self.player = ReviewPlayer(self.controller.source_path, info.fps, self)
             self.player.frame_ready.connect(self._frame_decoded)
             self.player.moved.connect(self._player_moved)
             self.player.changed.connect(self._player_changed)
-            self.player.failed.connect(self._player_failed)
+            self.player.failed.connect(lambda message: self._error("Player", message))
             self._player_changed()
 
-    @Slot(object)
-    def _results(self, batch: Batch) -> None:
-        if self.sender() is not self.analysis or self.store is None:
-            return
+    def results(self, batch: Batch, shown) -> None:
         store = self.store
-        store.add(batch)
+        live = store.live
         for view in batch.events:
             self.events_panel.add(view)
             self.timeline.add_event(view.event)
-            if self.mode == "live":
+            if live:
                 self.evidence.show_event(view, self.view.honesty)
-        if batch.samples or batch.events:
+        if not live and batch.events and not self.events_panel.selectionModel().hasSelection():
+            self.evidence.prompt(len(self.events_panel.views))
+        if batch.samples or batch.events or batch.frames:
             self._timeline_dirty = True
         self._show_progress(batch)
-        if self.mode == "live":
-            shown = self.analysis.frames.take()
+        if live:
             if shown is not None:
                 rec = shown.record
                 visible = store.visible_events(rec.timestamp)
                 self.view.show_frame(shown.image, rec.index, rec, visible, self._state(rec, store.candidate(), visible))
-                self._latest_time = rec.timestamp
+                self.latest_time = rec.timestamp
         elif self.player is not None:
             self.player.set_reachable(len(store.frames), batch.progress.done)
             if self.player.position < 0 and store.frames:
                 self.player.seek(0)
 
     def _show_progress(self, batch: Batch) -> None:
-        p = batch.progress
+        p = self.store.progress
         self.fps_label.setText(f"{p.fps:.1f} fps")
         self.latency_label.setText(f"latency {p.latency_ms:.0f} ms")
         self.dropped_label.setText(f"dropped {p.dropped}")
-        if self.mode == "review":
+        if not self.store.live:
             self.progress.setValue(p.processed)
             if p.done:
+                self.stop_action.setEnabled(False)  # nothing left to stop
                 self.progress.setFormat("analysed")
-                self.statusBar().showMessage(
-                    f"Analysis finished: {p.processed} frames, {len(self.store.events)} events", 8000)
+                no_face = f"no face found in {p.no_face} of {p.processed} frames" if p.no_face else ""
+                self.statusBar().showMessage(f"Analysis finished: {p.processed} frames, {len(self.store.events)} "
+                                             f"events" + (f"; {no_face}" if no_face else ""), 15000)
+                if no_face:
+                    nothing = " — nothing could be analysed there" if p.no_face == p.processed else ""
+                    self.events_note.setText(no_face[0].upper() + no_face[1:] + nothing + ".")
+                    self.events_note.show()
 
-    @Slot(str)
-    def _analysis_failed(self, message: str) -> None:
-        if self.sender() is not self.analysis:
+    def recording_changed(self) -> None:
+        """The REC badge says plainly whether (and what) is being recorded."""
+        session, badge = self.session, self.rec_badge
+        if session is None or session.session_id is None:
+            badge.hide()
             return
-        kept = f"\n\nThe {len(self.store.events)} events found so far are kept." if self.store and self.store.events else ""
-        if self.session is not None and self.session.session_id is not None:
-            kept += f"\n\nSession {self.session.session_id} is saved as interrupted."
-        self._stop_worker()
-        self._end_session("interrupted")
-        self._error("Analysis stopped", message + kept)
+        paused = session.status == "paused"
+        text = f"{'❚❚ PAUSED' if paused else '● REC'}  session {session.session_id}"
+        if session.label:
+            text += f" “{session.label}”"
+        if session.video is not None:
+            text += "  + VIDEO"
+        badge.setText(text)
+        badge.setToolTip(f"Recorded into {session.library_path}" + (
+            f"; the video goes to {session.video.path}" if session.video is not None else "; video not recorded"))
+        badge.setStyleSheet("color: white; font-weight: bold; border-radius: 3px; background: "
+                            + ("#9e6a03;" if paused else "#b62324;"))
+        badge.show()
 
-    @Slot()
-    def _analysis_finished(self) -> None:
-        if self.sender() is self.analysis and self.mode == "live":  # the source ended by itself
-            self.view.placeholder = "Live analysis stopped"
-            self._stop_worker()
-            self._end_session()
+    def session_saved(self, session_id: int, status: str) -> None:
+        self.statusBar().showMessage(f"Session {session_id} saved ({status})", 8000)
+        self.recording_changed()
+        if self.sessions_window is not None:
+            self.sessions_window.refresh()
 
-    def stop_analysis(self) -> None:
-        """Stop the analysis; a live session (even a paused one) is finished and kept in the library."""
-        self._stop_worker()
-        self._end_session()
+    def failed(self, title: str, message: str) -> None:
+        self._error(title, message)
 
-    def _stop_worker(self) -> None:
-        worker, self.analysis = self.analysis, None
-        if worker is not None:
-            worker.stop()
-            worker.wait()
+    # ---------------------------------------------------------------- sessions
 
-    def _stop_player(self) -> None:
-        player, self.player = self.player, None
-        if player is not None:
-            player.stop()
+    def open_library(self) -> Library | None:
+        """The library of the settings; a foreign or damaged one is reported (and left untouched)."""
+        path = self.settings.library
+        if self.library is not None and self.library.path == path:
+            return self.library
+        try:
+            self.library = open_private_library(self, path, self.settings.encrypt_library,
+                                                self.settings.retention_days)
+        except (InputError, OSError) as exc:
+            self._error("Session library", f"{exc}\n\nSessions are not recorded. Choose another folder in "
+                        "Settings → Session library.")
+            return None
+        return self.library
+
+    def _switch_library(self) -> None:
+        library, self.library = self.library, None
+        if library is not None:
+            library.close()
+        if self.sessions_window is not None:
+            opened = self.open_library()
+            if opened is None:
+                self.sessions_window.close()
+            else:
+                self.sessions_window.set_library(opened)
+
+    def _new_session(self) -> LiveSession | None:
+        library = self.open_library()
+        if library is None:
+            return None
+        return LiveSession(library.path, self.session_label.text().strip(), pipeline_settings(self._options()),
+                           self.settings.record_video)
+
+    def _rename_session(self) -> None:
+        if self.controller.rename(self.session_label.text().strip()):
+            self.recording_changed()
+
+    def mark(self) -> None:
+        if self.store is None:
+            return
+        if self.player is not None:
+            rec = self.store.record(self.player.position)
+            seconds = rec.timestamp if rec else None
+        else:
+            seconds = self.latest_time
+        marker = self.controller.mark(seconds)
+        if marker is None:
+            return
+        if isinstance(marker, Marker):
+            self.timeline.add_mark(marker.t, marker.label)
+            self._noted = marker
+            self.marker_note.setPlaceholderText(f"note for {marker.label} at {marker.t:.1f} s (Enter)")
+            self.marker_note.show()
+            self.marker_note.setFocus()
+        else:
+            self.timeline.add_mark(seconds)
+        self.statusBar().showMessage(f"Marked {seconds:.2f} s", 3000)
+
+    def _save_marker_note(self) -> None:
+        marker, note = self._noted, self.marker_note.text().strip()
+        if marker is not None and note and self.session is not None:
+            self.session.set_note(marker, note)
+            self.statusBar().showMessage(f"Note saved with {marker.label}", 3000)
+        self._hide_marker_note()
+
+    def _hide_marker_note(self) -> None:
+        self._noted = None
+        self.marker_note.clear()
+        if self.marker_note.isVisible():
+            self.marker_note.hide()
+            self.view.setFocus()
+
+    def open_sessions(self) -> SessionsWindow | None:
+        library = self.open_library()
+        if library is None:
+            return None
+        if self.sessions_window is None:
+            self.sessions_window = SessionsWindow(library, self)
+            self.sessions_window.play_video.connect(self._review_session_video)
+        else:
+            self.sessions_window.refresh()
+        self.sessions_window.show()
+        self.sessions_window.raise_()
+        return self.sessions_window
+
+    def _review_session_video(self, path: str) -> None:
+        """The recorded video opens in this window, brought in front of the Sessions window; in an encrypted
+        library, a decrypted private copy of it."""
+        if self.library is not None:
+            try:
+                path = str(self.library.playable_video(Path(path)))
+            except InputError as exc:
+                self._error("Session video", str(exc))
+                return
+        self.open_video(path)
+        self.raise_()
+        self.activateWindow()
+
+    def choose_report(self) -> None:
+        """The current session, else the last one recorded here, else the newest in the library."""
+        session_id = self.session.session_id if self.session is not None else None
+        session_id = session_id or self.controller.last_session_id
+        library = self.open_library()
+        if session_id is None and library is not None:
+            newest = library.sessions()
+            session_id = newest[0].id if newest else None
+        if session_id is None or library is None:
+            self._error("Export report", "No session recorded yet: start live analysis (Camera or Demo clip), "
+                        "or pick a saved session in Sessions… and export it from there.")
+            return
+        folder = QStandardPaths.writableLocation(QStandardPaths.DocumentsLocation) or str(Path.home())
+        path, chosen = QFileDialog.getSaveFileName(self, "Export report",
+                                                   str(Path(folder) / f"session-{session_id}-report.html"),
+                                                   report_filter())
+        if path:
+            self.export_report(session_id, path, faces=chosen != DEIDENTIFIED_FILTER)
+
+    def export_report(self, session_id: int, out: str | Path, faces: bool = True) -> None:
+        """Write a session's report in a thread (the status bar says when it is written); ``faces=False``:
+        the de-identified report."""
+        library = self.settings.library
+        self._run_task(lambda: export_report(library, session_id, Path(out), faces),
+                       lambda written: self.statusBar().showMessage(f"Report written to {written}", 10000),
+                       lambda message: self._error("Export report", message))
 
     # ---------------------------------------------------------------- review player
 
     def _set_transport_enabled(self, enabled: bool) -> None:
         """The player's controls exist only for recordings (hidden while live)."""
         self.transport.setEnabled(enabled)
-        self.transport.setVisible(enabled or self.mode == "idle")
+        self.transport.setVisible(enabled or self.controller.state is State.IDLE)
 
     def toggle_play(self) -> None:
         if self.player is not None:
@@ -525,6 +792,8 @@ class MainWindow(SessionControls, QMainWindow):
     @Slot(int)
     def _player_moved(self, index: int) -> None:
         rec = self.store.record(index)
+        if rec is None:
+            return
         self.timeline.set_playhead(rec.timestamp)
         if not self.slider.isSliderDown():
             self.slider.setValue(index)
@@ -538,7 +807,7 @@ class MainWindow(SessionControls, QMainWindow):
         if player is None:
             return
         icon = QStyle.SP_MediaPause if player.playing else QStyle.SP_MediaPlay
-        self.play_button.setIcon(self.style().standardIcon(icon))
+        self.play_button.setIcon(_icon(self.style(), icon))
         self.speed_box.blockSignals(True)
         self.speed_box.setCurrentIndex(SPEEDS.index(player.speed))
         self.speed_box.blockSignals(False)
@@ -549,13 +818,18 @@ class MainWindow(SessionControls, QMainWindow):
 
     @Slot(int, QImage)
     def _frame_decoded(self, index: int, image: QImage) -> None:
-        if self.sender() is not self.player or image.isNull():  # null: past the decodable end
+        if self.sender() is not self.player or image.isNull() or self.store is None:  # null: past the end
             return
         rec = self.store.record(index)
         visible = self.store.visible_events(rec.timestamp) if rec else []
         sample = self.store.sample_at(index)
         candidate = sample is not None and sample.value > sample.threshold
         self.view.show_frame(image, index, rec, visible, self._state(rec, candidate, visible))
+
+    def _stop_player(self) -> None:
+        player, self.player = self.player, None
+        if player is not None:
+            player.stop()
 
     @staticmethod
     def _state(rec: FrameRecord | None, candidate: bool, visible) -> str:
@@ -573,39 +847,18 @@ class MainWindow(SessionControls, QMainWindow):
             e = view.event
             self.player.replay(e.onset_frame, self.store.index_at(e.offset_time + REPLAY_TAIL_S), REPLAY_SPEED)
 
-    # ---------------------------------------------------------------- marks, export, window
-
-    def mark(self) -> None:
-        if self.store is None:
-            return
-        if self.player is not None:
-            rec = self.store.record(self.player.position)
-            seconds = rec.timestamp if rec else None
-        else:
-            seconds = self._latest_time
-        if seconds is None:
-            return
-        self.store.marks.append(seconds)
-        session = self.session
-        if self.mode == "live" and session is not None and session.status == "recording":
-            marker = session.add_marker()
-            self.timeline.add_mark(seconds, marker.label)
-            self._noted = marker
-            self.marker_note.setPlaceholderText(f"note for {marker.label} at {marker.t:.1f} s (Enter)")
-            self.marker_note.show()
-            self.marker_note.setFocus()
-        else:
-            self.timeline.add_mark(seconds)
-        self.statusBar().showMessage(f"Marked {seconds:.2f} s", 3000)
+    # ---------------------------------------------------------------- timeline, export, window
 
     def _refresh_timeline(self) -> None:
-        if self.store is None:
+        store = self.store
+        if store is None:
             return
         if self._timeline_dirty:
-            self.timeline.set_signal(*self.store.signal_arrays())
+            self.timeline.set_signal(*store.signal_arrays(), store.max_step_s)
+            self.timeline.set_gaps(store.gaps())
             self._timeline_dirty = False
-        if self.mode == "live" and self._latest_time is not None:
-            self.timeline.follow(self._latest_time)
+        if store.live and self.latest_time is not None and self.controller.state is State.LIVE:
+            self.timeline.follow(self.latest_time)
 
     def choose_export(self) -> None:
         if self.store is None or not self.store.events and not self.store.frames:
@@ -642,29 +895,35 @@ class MainWindow(SessionControls, QMainWindow):
         task = Task(fn, self)
         task.succeeded.connect(on_done)
         task.failed.connect(on_fail)
-        task.finished.connect(self._task_finished)
+        task.finished.connect(lambda: self.tasks.discard(task))
         self.tasks.add(task)
         task.start()
-
-    @Slot()
-    def _task_finished(self) -> None:
-        self.tasks.discard(self.sender())
-
-    @Slot(str)
-    def _player_failed(self, message: str) -> None:
-        self._error("Player", message)
 
     def _error(self, title: str, message: str) -> None:
         self.statusBar().showMessage(message.splitlines()[0], 10000)
         QMessageBox.warning(self, title, message)
 
     def closeEvent(self, event) -> None:
-        """Stop and join every thread before the window goes."""
+        """Ask before ending a recording; then stop and join every thread before the window goes."""
+        session = self.session
+        if session is not None and session.session_id is not None:
+            answer = QMessageBox.question(
+                self, "Quit", f"Session {session.session_id} is being recorded. Quit and finish it? Everything "
+                "recorded so far is kept.", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                event.ignore()
+                return
+        if not (self.isFullScreen() or self.isMaximized()):
+            save_layout([[self.width(), self.height()]]
+                        + [s.sizes() for s in (self.main_split, self.top_split, self.side_split)])
         self.timeline_timer.stop()
         self._after_model.clear()
         if self.sessions_window is not None:
             self.sessions_window.close()
-        self.stop_analysis()
+        if self.frame_rate_dialog is not None:
+            self.frame_rate_dialog.close()
+        self.controller.shutdown()
+        self._closed = True
         if self.library is not None:
             self.library.close()
         self._stop_player()

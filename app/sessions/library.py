@@ -17,7 +17,9 @@ import os
 import shutil
 import sqlite3
 import sys
+import threading
 import time
+from functools import wraps
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,18 @@ def default_library_dir() -> Path:
     return base / "epir-live" / "library"
 
 
+def _locked(method):
+    """One call at a time on the shared connection: the app uses a Library from its UI thread and its
+    analysis and report threads, and sqlite3 connections must not be used by two threads at once."""
+
+    @wraps(method)
+    def call(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class Library:
     """Open (creating or migrating) a library folder; list, search, load, annotate and delete sessions.
 
@@ -59,6 +73,7 @@ class Library:
     An encrypted library opens with its passphrase (or a key unlocked earlier in this process, or the
     OS keyring); ``encrypt`` ("passphrase" or "keyring") creates a new library encrypted. ``exposed``
     lists what other users of the computer can read (``make_private`` fixes it).
+    Thread-safe: every method holds the library's lock while it uses the connection.
     """
 
     def __init__(self, path: str | Path | None = None, passphrase: str | None = None, encrypt: str | None = None):
@@ -66,6 +81,7 @@ class Library:
         if self.path.exists() and not self.path.is_dir():
             raise InputError(self.path, "not a folder (a session library is a folder)")
         self.db_path = self.path / store.DB_NAME
+        self._lock = threading.RLock()
         privacy.settle_conversion(self.path)
         self.key = self._key(passphrase, encrypt)
         self._conn = store.connect(self.db_path, self.key)
@@ -96,6 +112,7 @@ class Library:
         self.exposed = []
         return changed
 
+    @_locked
     def encrypt(self, store_kind: str = "passphrase", passphrase: str | None = None) -> int:
         """Encrypt this plain library in place (crash-safe, see privacy.py); returns the files encrypted.
         Refused while a session is being recorded."""
@@ -127,6 +144,7 @@ class Library:
         crypto.decrypt_file(video, out, self.key)
         return out
 
+    @_locked
     def close(self) -> None:
         self._conn.close()
 
@@ -141,6 +159,7 @@ class Library:
 
     # --- recording -------------------------------------------------------------------------------
 
+    @_locked
     def start_session(self, label: str, source: SourceInfo, settings: dict[str, Any] | None = None,
                       classifier: Classifier | None = None, pictures: bool = True) -> Recorder:
         """Create a session (status ``recording``) and its folder; feed the returned Recorder.
@@ -160,6 +179,7 @@ class Library:
         folder = private_dir(self.session_dir(session_id))
         return Recorder(self.db_path, session_id, source.fps, folder, self.key, pictures)
 
+    @_locked
     def mark_interrupted(self) -> list[int]:
         """Sessions still 'recording'/'paused' whose writer (on this host) is gone become 'interrupted'."""
         rows = self._conn.execute(
@@ -175,6 +195,7 @@ class Library:
 
     # --- review ----------------------------------------------------------------------------------
 
+    @_locked
     def sessions(self, search: str | None = None, since: datetime | date | None = None,
                  until: datetime | date | None = None) -> list[SessionInfo]:
         """Sessions, newest first; ``search`` matches the label (case-insensitive substring);
@@ -193,12 +214,14 @@ class Library:
         sql = _INFO_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at DESC, id DESC"
         return [self._info(row) for row in self._conn.execute(sql, params)]
 
+    @_locked
     def info(self, session_id: int) -> SessionInfo:
         row = self._conn.execute(_INFO_SQL + " WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             raise InputError(f"session {session_id}", f"not in the library {self.path}")
         return self._info(row)
 
+    @_locked
     def find(self, ref: str) -> SessionInfo:
         """A session by id, else by label (exact, then unique substring; case-insensitive)."""
         ref = ref.strip()
@@ -215,6 +238,7 @@ class Library:
                 raise InputError(f"session {ref!r}", f"matches {len(rows)} sessions (ids {ids}); give an id")
         raise InputError(f"session {ref!r}", f"no session with this id or label in the library {self.path}")
 
+    @_locked
     def load(self, session_id: int) -> Session:
         """Everything stored for a session, as typed objects (events in id order, markers in time order)."""
         info = self.info(session_id)
@@ -235,6 +259,7 @@ class Library:
 
     # --- annotations after the fact --------------------------------------------------------------
 
+    @_locked
     def add_marker(self, session_id: int, t: float, label: str = "", note: str = "",
                    frame: int | None = None) -> Marker:
         """A marker placed while reviewing (the recorder places live ones)."""
@@ -246,14 +271,17 @@ class Library:
                 (session_id, t, frame, label, note, now))
         return Marker(int(cursor.lastrowid), t, frame, label, note, "user", utc(now))
 
+    @_locked
     def update_marker(self, marker_id: int, label: str, note: str) -> None:
         with store.transaction(self._conn):
             self._conn.execute("UPDATE markers SET label = ?, note = ? WHERE id = ?", (label, note, marker_id))
 
+    @_locked
     def delete_marker(self, marker_id: int) -> None:
         with store.transaction(self._conn):
             self._conn.execute("DELETE FROM markers WHERE id = ?", (marker_id,))
 
+    @_locked
     def add_note(self, session_id: int, text: str) -> Note:
         self.info(session_id)
         now = time.time()
@@ -262,14 +290,17 @@ class Library:
                                         (session_id, now, text))
         return Note(int(cursor.lastrowid), utc(now), text)
 
+    @_locked
     def delete_note(self, note_id: int) -> None:
         with store.transaction(self._conn):
             self._conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
 
+    @_locked
     def rename(self, session_id: int, label: str) -> None:
         with store.transaction(self._conn):
             self._conn.execute("UPDATE sessions SET label = ? WHERE id = ?", (label.strip(), session_id))
 
+    @_locked
     def set_video(self, session_id: int, video: str | Path | None) -> None:
         """Record (or clear) the session's video file; it must lie inside the session's folder."""
         relative = None
@@ -286,6 +317,7 @@ class Library:
         with store.transaction(self._conn):
             self._conn.execute("UPDATE sessions SET video_path = ? WHERE id = ?", (relative, session_id))
 
+    @_locked
     def delete(self, session_id: int) -> None:
         """Remove a session's rows and its folder. A session still being recorded is refused."""
         self.mark_interrupted()
@@ -302,6 +334,7 @@ class Library:
         if info.folder.exists():
             shutil.rmtree(info.folder)
 
+    @_locked
     def expired(self, days: int, today: date | None = None) -> list[SessionInfo]:
         """Sessions (not being recorded) started before the local day ``days`` days before ``today``:
         a dry run and a real purge on the same day see the same list."""

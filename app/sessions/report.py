@@ -265,11 +265,36 @@ def _model_card(session: Session) -> str:
     card, esc = model.card, html.escape
     rows = [("Name, version", f"{card.name} {card.version}"), ("Classes", ", ".join(card.classes)),
             ("File", f"{model.path} (sha256 {model.sha256})"), ("Provider", model.provider),
-            ("Training", ", ".join(f"{k}: {v}" for k, v in card.training.items()) or "—"),
-            ("Metrics", ", ".join(f"{k}: {v}" for k, v in card.metrics.items()) or "—")]
+            ("Training", _readable(card.training) or "—"), ("Metrics", _readable(card.metrics) or "—")]
     table = "<table class='kv'>" + "".join(f"<tr><th>{k}</th><td>{esc(str(v))}</td></tr>" for k, v in rows) + "</table>"
-    caveats = [card.honesty_note, *card.caveats]
-    return table + "<p><b>Caveats</b></p><ul>" + "".join(f"<li>{esc(c)}</li>" for c in caveats) + "</ul>"
+    return table + "<p><b>Caveats</b></p><ul>" + "".join(f"<li>{esc(c)}</li>" for c in _caveats(card)) + "</ul>"
+
+
+def _readable(values: dict) -> str:
+    """A card's dict as "key: value" text: numbers to 3 decimals, nested settings in brackets."""
+    def one(v) -> str:
+        if isinstance(v, dict):
+            return "(" + _readable(v) + ")"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(one(x) for x in v)
+        return str(v)
+
+    return ", ".join(f"{k}: {one(v)}" for k, v in values.items())
+
+
+def _caveats(card) -> list[str]:
+    """The honesty note and the card's caveats, each said once (a caveat that repeats the note is dropped)."""
+    def words(text: str) -> set[str]:
+        return set(text.lower().replace(";", " ").replace(".", " ").split())
+
+    kept: list[str] = []
+    for caveat in (card.honesty_note, *card.caveats):
+        w = words(caveat)
+        if not any(len(w & words(k)) >= 0.7 * min(len(w), len(words(k))) for k in kept):
+            kept.append(caveat)
+    return kept
 
 
 def _thumb(png: bytes | None, alt: str) -> str:
