@@ -93,7 +93,7 @@ class Timeline(pg.PlotWidget):
             region.setToolTip(f"no signal {gap.start:.2f}–{gap.end:.2f} s: {gap.reason}")
             region.reason = gap.reason
             if labelled is None or gap.start - labelled > GAP_LABEL_SPACING_S:  # close gaps: one label
-                region.label = pg.InfLineLabel(region.lines[0], gap.reason, position=0.9, anchor=(0, 0.5),
+                region.label = pg.InfLineLabel(region.lines[0], gap.reason, position=0.6, anchor=(0, 0.5),
                                                color="#8b949e")
                 labelled = gap.start
             self.addItem(region)

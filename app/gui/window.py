@@ -46,6 +46,7 @@ from app.spotting import SpottingOptions
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 REPLAY_SPEED = 0.25  # selecting an event replays it this slowly
 REPLAY_TAIL_S = 0.5  # ... until this long after its offset
+EVIDENCE_MIN_HEIGHT = 260  # three 128-px pictures, their titles and a four-line caption
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
 
 
@@ -180,10 +181,12 @@ class MainWindow(QMainWindow):
         events_col.setContentsMargins(0, 0, 0, 0)
         events_col.addWidget(self.events_note)
         events_col.addWidget(self.events_panel, 1)
+        self.evidence.setMinimumHeight(EVIDENCE_MIN_HEIGHT)  # the pictures never overlap their wrapped caption
         self.side_split = QSplitter(Qt.Vertical)
         self.side_split.addWidget(self.evidence)
         self.side_split.addWidget(events)
         self.side_split.setStretchFactor(1, 1)
+        self.side_split.setSizes([EVIDENCE_MIN_HEIGHT, 600])
         self.top_split = QSplitter(Qt.Horizontal)
         self.top_split.addWidget(left)
         self.top_split.addWidget(self.side_split)
