@@ -15,11 +15,12 @@ from app.abstention import percent
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
 from app.errors import InputError
 from app.events import Event, ResultWriter
+from app.live_figures import live_line
 from app.model_card import FLOW_METHODS
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
 from app.sessions.analysis import record_analysis
 from app.sessions.cli_access import KEY_STORES, open_library
-from app.sources import FileSource, open_source
+from app.sources import FileSource, RealTimeSource, open_source
 from app.spotting import SpotSample, SpottingOptions
 
 
@@ -41,6 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-faces", action="store_true", help="de-identified: the library session keeps no face "
                         "pictures or attention overlays (the output files never hold any)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--live", action="store_true",
+                        help="play the input at its own pace, as a camera delivers it (the app's demo mode, "
+                             "headless); the summary then reports dropped frames, latency and label delay")
 
 
 def load_classifier(model: Path | None, provider: str) -> Classifier | None:
@@ -59,6 +63,9 @@ def main(args: argparse.Namespace) -> int:
         open_library(args.library, args.key_store if args.encrypt else None).close()  # the key is kept for the run
     classifier = load_classifier(args.model, args.provider)
     source = open_source(args.input, fps=args.fps)
+    recorded = source
+    if args.live:
+        source = RealTimeSource(source)
     info = source.info
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  (results on stdout, remarks on stderr)
     say(f"{info.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "
@@ -93,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
         bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr,
                    dynamic_ncols=True)
         try:
-            for result in pipeline.run(source, live=False):
+            for result in pipeline.run(source, live=args.live):
                 if recorder is not None:
                     recorder.feed(result)
                 if isinstance(result, FrameResult):
@@ -108,17 +115,21 @@ def main(args: argparse.Namespace) -> int:
             bar.close()
         stats = pipeline.stats
     elapsed = time.perf_counter() - started
-    truncated = isinstance(source, FileSource) and source.truncated_at is not None
+    truncated = isinstance(recorded, FileSource) and recorded.truncated_at is not None
     summary = {"frames": stats.processed, "frames_without_face": stats.no_face, "events": stats.events,
                "seconds": round(elapsed, 3), "fps": round(stats.processed / max(elapsed, 1e-9), 2),
                "truncated": truncated}
+    if args.live:
+        summary.update(stats.live.summary(stats.dropped))
     writer.close(summary)
     if truncated:
-        say(f"warning: {info.name}: decoding stopped at frame {source.truncated_at} of "
+        say(f"warning: {info.name}: decoding stopped at frame {recorded.truncated_at} of "
             f"{info.frame_count} (truncated file); results cover the decoded part")
     print(summary_table(writer.events, classifier.card.honesty_note if classifier else None))
     print(f"{stats.processed} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); "
           f"{stats.events} events; written to {args.out}/")
+    if args.live:
+        print(live_line(summary))
     if recorder is not None:
         print(f"saved as session {recorder.session_id} in the library {args.library}")
     if stats.processed and stats.no_face == stats.processed:

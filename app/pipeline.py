@@ -1,35 +1,48 @@
 """The streaming analysis engine: source → face → alignment → spotting → flow → classifier.
 
-One object serves both uses. For files every frame is processed in order. For live sources a capture
-thread keeps only the newest frame (a bounded queue of one): when analysis falls behind, stale frames
-are dropped and counted instead of building a backlog, and capture never waits for analysis.
+``run`` spreads the work over the cores as threads joined by bounded channels: capture (decoding),
+face (MediaPipe mesh, alignment, pose), spotting (DIS flows), and classification (TV-L1 + EPIR) in a
+worker of its own; OpenCV, MediaPipe and ONNX Runtime release the GIL, so the stages really overlap.
+Each stage runs the same methods, in the same order, as ``process`` does serially, so the results are
+those of a serial run. Frame results come out in frame order. For files every frame is processed and a
+full channel makes its producer wait; for live sources the capture channel drops its oldest frame
+instead (counted), so capture never waits for analysis. An event is labelled off the frame path: for
+files it comes out where the serial run puts it; live, as soon as it is labelled, events in order.
 Results are typed dataclasses; nothing here knows about Qt or torch.
 """
 
 from __future__ import annotations
 
-import queue
+import math
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from app.abstention import AbstentionRule, decide, motion_context
+from app.abstention import AbstentionRule, MotionContext, decide, motion_context
 from app.align import AlignedFace, AlignmentTemplate, align_face
 from app.blendshapes import BLENDSHAPE_INDEX
-from app.evidence import ReadingOptions, build_evidence
+from app.channel import END, Channel, start_stage
 from app.classifier import Classification, Classifier
+from app.evidence import Evidence, ReadingOptions, build_evidence
 from app.events import Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
+from app.live_figures import LiveFigures
 from app.pose import HeadPose, estimate_head_pose
 from app.regions import eye_aspect_ratio
 from app.sources import Frame, VideoSource
-from app.spotting import SpotSample, Spotter, SpottingOptions
+from app.spotting import SpotSample, SpottedInterval, Spotter, SpottingOptions
 
-STAGES = ("face", "align", "spot", "classify")
+STAGES = ("face", "align", "spot")  # per-frame timings; labelling is per event, off the frame path
+# Files: how far each stage may run ahead of the next (a frame makes about two results). Live: a frame
+# waits only at the face stage's door, where it may be dropped; further on, channels are short.
+_QUEUED = {False: (8, 256), True: (2, 16)}  # live → (tracked frames, results)
+CLASSIFY_NICE = 5  # the labelling thread gives way to the frame path (Linux: added to one thread's nice value)
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class PipelineOptions:
     max_faces: int = 1
     reading: ReadingOptions = field(default_factory=ReadingOptions)
     abstention: AbstentionRule = field(default_factory=AbstentionRule)
+    live_backlog_s: float = 0.25  # live: a frame that waited longer for the face stage is dropped if a newer one waits
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class FrameResult:
     ear: float | None
     timings_ms: dict[str, float]  # per stage (STAGES); they add up to the frame's cost
     face_parts_ms: dict[str, float] = field(default_factory=dict)  # inside "face": mesh, detector, blendshapes
+    arrived: float = 0.0  # time.perf_counter() when the source delivered the frame
 
     def row(self) -> FrameRow:
         """The per-frame record (a row of frames.csv; its spotting signal is filled in later)."""
@@ -70,12 +85,32 @@ class EventResult:
 Result = FrameResult | SpotSample | EventResult
 
 
+@dataclass(frozen=True)
+class _EventJob:
+    """A spotted interval with its faces, handed from the spotting stage to the labelling worker."""
+
+    event_id: int
+    interval: SpottedInterval
+    onset: AlignedFace
+    apex: AlignedFace
+    evidence: Evidence | None  # read from the blendshape history the spotting stage holds
+    motion: MotionContext | None
+    decided: float  # time.perf_counter() when the spotter reported it
+
+
+@dataclass(frozen=True)
+class _PendingEvent:
+    job: _EventJob
+    future: Future
+
+
 @dataclass
 class PipelineStats:
     processed: int = 0
     dropped: int = 0
     no_face: int = 0
     events: int = 0
+    live: LiveFigures = field(default_factory=LiveFigures.empty)
 
 
 class Pipeline:
@@ -98,6 +133,7 @@ class Pipeline:
             maxlen=keep + int(round(fps)))
         self._next_event_id = 1
         self.stats = PipelineStats()
+        self._drop_lock = threading.Lock()  # capture and face threads both drop live frames
 
     def close(self) -> None:
         self.tracker.close()
@@ -115,70 +151,85 @@ class Pipeline:
         self._faces.clear()
         self._history.clear()
 
+    # The stages. ``process`` and ``finish`` chain them serially; ``run`` gives each its own thread.
+
     def process(self, frame: Frame) -> list[Result]:
+        """One frame, serially: its frame result, the signal it completes, and events (labelled)."""
+        results = self._spot(self._track(frame, time.perf_counter()))
+        return [self._classify(r) if isinstance(r, _EventJob) else r for r in results]
+
+    def finish(self) -> list[Result]:
+        """End of the source: the last frames' signal, and any event still in progress."""
+        return [self._classify(r) if isinstance(r, _EventJob) else r for r in self._flush()]
+
+    def _track(self, frame: Frame, arrived: float) -> FrameResult:
+        """Face stage: landmarks, aligned crop, head pose and eye aspect ratio of one frame."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         face = self.tracker.detect(frame.image)
         timings["face"] = _ms(t0)
         parts = dict(self.tracker.timings_ms)
-        results: list[Result] = []
-        self.stats.processed += 1
         if face is None:
-            self.stats.no_face += 1
-            if self._faces:  # continuity is broken: whatever was in flight cannot be completed
-                self.spotter.reset()
-                self._faces.clear()
-                self._history.clear()
-            results.append(FrameResult(frame, None, None, None, None, timings, parts))
-            return results
+            return FrameResult(frame, None, None, None, None, timings, parts, arrived)
         t0 = time.perf_counter()
         aligned = align_face(frame.image, face.landmarks, self.template)
         pose = estimate_head_pose(face.landmarks)
         ear = eye_aspect_ratio(face.landmarks)
         timings["align"] = _ms(t0)
-        self._faces.append((frame.index, aligned))
+        return FrameResult(frame, face, aligned, pose, ear, timings, parts, arrived)
+
+    def _spot(self, tracked: FrameResult) -> list[FrameResult | SpotSample | _EventJob]:
+        """Spotting stage: the frame result, then the samples and the events this frame completes."""
+        self.stats.processed += 1
+        if tracked.face is None:
+            self.stats.no_face += 1
+            if self._faces:  # continuity is broken: whatever was in flight cannot be completed
+                self.spotter.reset()
+                self._faces.clear()
+                self._history.clear()
+            return [tracked]
+        frame, face, pose = tracked.frame, tracked.face, tracked.pose
+        self._faces.append((frame.index, tracked.aligned))
         if face.blendshapes is not None:
             degrees = tuple(np.degrees((pose.pitch, pose.yaw, pose.roll)))
             self._history.append((frame.index, face.blendshapes, degrees, face.confidence))
         t0 = time.perf_counter()
-        samples, intervals = self.spotter.push(frame.index, frame.timestamp, aligned, ear)
-        timings["spot"] = _ms(t0)
-        results.append(FrameResult(frame, face, aligned, pose, ear, timings, parts))
-        results.extend(samples)
-        t0 = time.perf_counter()
-        results.extend(self._event(interval) for interval in intervals)
-        if intervals:
-            timings["classify"] = _ms(t0)
-        return results
+        samples, intervals = self.spotter.push(frame.index, frame.timestamp, tracked.aligned, tracked.ear)
+        tracked.timings_ms["spot"] = _ms(t0)
+        return [tracked, *samples, *map(self._job, intervals)]
 
-    def finish(self) -> list[Result]:
-        """End of the source: the last frames' signal, and any event still in progress."""
+    def _flush(self) -> list[SpotSample | _EventJob]:
         samples, intervals = self.spotter.flush()
-        return [*samples, *(self._event(interval) for interval in intervals)]
+        return [*samples, *map(self._job, intervals)]
 
-    def _event(self, interval) -> EventResult:
+    def _job(self, interval: SpottedInterval) -> _EventJob:
         faces = dict(self._faces)
-        onset, apex = faces[interval.onset], faces[interval.apex]
-        classification = self.classifier.classify(onset, apex, self.spec) if self.classifier else None
-        evidence, motion = self._evidence(interval)
+        job = _EventJob(self._next_event_id, interval, faces[interval.onset], faces[interval.apex],
+                        *self._evidence(interval), time.perf_counter())
+        self._next_event_id += 1
+        self.stats.events += 1
+        return job
+
+    def _classify(self, job: _EventJob) -> EventResult:
+        """Labelling stage: TV-L1 flow onset → apex and EPIR, off the frame path in ``run``."""
+        interval = job.interval
+        classification = self.classifier.classify(job.onset, job.apex, self.spec) if self.classifier else None
         model_label = classification.label if classification else None
         probabilities = classification.probabilities if classification else {}
         synthetic = self.classifier.card.synthetic if self.classifier else True
-        verdict = decide(model_label, probabilities, evidence, motion, self.options.abstention, synthetic)
+        verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic)
         event = Event(
-            event_id=self._next_event_id, face_id=0,
+            event_id=job.event_id, face_id=0,
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
             onset_time=interval.onset_time, apex_time=interval.apex_time, offset_time=interval.offset_time,
             duration_ms=interval.duration_ms, kind=interval.kind, spot_score=interval.score,
             label=verdict.label, probabilities=probabilities,
             attention=classification.attention if classification else None,
-            model_label=model_label, label_reason=verdict.reason, evidence=evidence,
+            model_label=model_label, label_reason=verdict.reason, evidence=job.evidence,
         )
-        self._next_event_id += 1
-        self.stats.events += 1
-        return EventResult(event, onset, apex, classification)
+        return EventResult(event, job.onset, job.apex, classification)
 
-    def _evidence(self, interval):
+    def _evidence(self, interval) -> tuple[Evidence | None, MotionContext | None]:
         """The event's blendshape evidence and the motion around it (None without blendshapes)."""
         window = [h for h in self._history if h[0] >= interval.onset - round(self.fps)]
         inside = [i for i, h in enumerate(window) if interval.onset <= h[0] <= interval.offset]
@@ -192,68 +243,104 @@ class Pipeline:
         return evidence, motion
 
     def run(self, source: VideoSource, stop: threading.Event | None = None, live: bool | None = None) -> Iterator[Result]:
-        """Analyse a whole source. ``live`` (default: the source's own) drops stale frames."""
+        """Analyse a whole source on several threads. ``live`` (default: the source's own) drops the
+        oldest waiting frames rather than let capture wait, and records the live figures in ``stats``.
+
+        ``stop`` ends the source, as its end would: the frames already tracked are spotted, the last
+        frames' signal and any event in progress come out, and every spotted event is labelled. Closing
+        the iterator early abandons all of that at once."""
         stop = stop or threading.Event()
-        frames = _latest_frames(source, stop, self.stats) if (source.info.live if live is None else live) else source.frames()
+        halt = threading.Event()  # the consumer is gone: every thread returns at once
+        live = source.info.live if live is None else live
+        max_wait = self.options.live_backlog_s
+        queued_frames, queued_results = _QUEUED[live]
+        capacity = math.ceil(max_wait * source.info.fps) + 2 if live else queued_frames
+        frames = Channel(capacity, halt, drop_oldest=live, on_drop=self._dropped)
+        tracked = Channel(queued_frames, halt)
+        results = Channel(queued_results, halt)
+        labeller = ThreadPoolExecutor(1, thread_name_prefix="epir-classify", initializer=_lower_priority)
+
+        def capture() -> None:
+            for frame in source.frames():
+                if stop.is_set() or not frames.put((frame, time.perf_counter())):
+                    return
+
+        def track() -> None:
+            while not stop.is_set():
+                item = frames.get(timeout=0.1)  # a camera may hang in grab(): look at ``stop`` meanwhile
+                if item is END:
+                    return
+                if item is None:
+                    continue
+                if live and len(frames) and time.perf_counter() - item[1] > max_wait:
+                    self._dropped(item)  # stale, and a newer frame waits: catch up
+                    continue
+                if not tracked.put(self._track(*item)):
+                    return
+
+        def publish(items: list) -> bool:
+            """Hand results on, an event as a pending label; False once halted."""
+            for item in items:
+                if isinstance(item, _EventJob):
+                    item = _PendingEvent(item, labeller.submit(self._classify, item))
+                if not results.put(item):
+                    return False
+            return True
+
+        def spot() -> None:
+            while (item := tracked.get()) is not END:
+                if not publish(self._spot(item)):
+                    return
+            publish(self._flush())
+
+        threads = [start_stage("epir-capture", capture, frames), start_stage("epir-face", track, tracked),
+                   start_stage("epir-spot", spot, results)]
         try:
-            for frame in frames:
-                if stop.is_set():
-                    break
-                yield from self.process(frame)
-            yield from self.finish()
+            yield from self._collect(results, live)
         finally:
+            halt.set()
             stop.set()
-            frames.close()
+            for thread in threads:
+                thread.join(timeout=2.0)  # a camera hung in grab() must not keep us from stopping
+            labeller.shutdown(wait=True, cancel_futures=True)
+
+    def _collect(self, results: Channel, live: bool) -> Iterator[Result]:
+        """The consumer's side: frame results in order; events in order, live as soon as labelled."""
+        pending: deque[_PendingEvent] = deque()
+        while True:
+            while pending and (not live or pending[0].future.done()):
+                yield self._labelled(pending.popleft(), live)
+            item = results.get(timeout=0.05 if pending else None)
+            if item is END:
+                break
+            if isinstance(item, _PendingEvent):
+                pending.append(item)
+            elif item is not None:
+                if live and isinstance(item, FrameResult):
+                    self.stats.live.latency.add(_ms(item.arrived))
+                yield item
+        while pending:  # end of the source: every spotted event is labelled
+            yield self._labelled(pending.popleft(), live)
+
+    def _labelled(self, pending: _PendingEvent, live: bool) -> EventResult:
+        result = pending.future.result()  # waits for the label; re-raises the labeller's error
+        if live:
+            self.stats.live.label_delay.add(_ms(pending.job.decided))
+        return result
+
+    def _dropped(self, _item) -> None:
+        with self._drop_lock:
+            self.stats.dropped += 1
 
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-_END = object()
-
-
-def _latest_frames(source: VideoSource, stop: threading.Event, stats: PipelineStats) -> Iterator[Frame]:
-    """Frames from a capture thread through a one-slot queue; older frames are dropped, never queued."""
-    slot: queue.Queue = queue.Queue(maxsize=1)
-
-    def offer(item) -> None:
-        while True:
-            try:
-                slot.put_nowait(item)
-                return
-            except queue.Full:
-                try:
-                    slot.get_nowait()
-                    if item is not _END and not isinstance(item, BaseException):
-                        stats.dropped += 1
-                except queue.Empty:
-                    pass
-
-    def capture() -> None:
-        try:
-            for frame in source.frames():
-                if stop.is_set():
-                    break
-                offer(frame)
-        except BaseException as exc:  # handed to the consumer, which re-raises it in its own thread
-            offer(exc)
-            return
-        offer(_END)
-
-    thread = threading.Thread(target=capture, name="epir-capture", daemon=True)
-    thread.start()
+def _lower_priority() -> None:
+    """Labelling may wait; the frame path may not (Linux sets the nice value of one thread)."""
     try:
-        while not stop.is_set():
-            try:  # a timeout, so that a camera that hangs in grab() cannot keep us from stopping
-                item = slot.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=2.0)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + CLASSIFY_NICE)
+    except (AttributeError, OSError):  # other platforms: the OS schedules the thread as any other
+        pass

@@ -258,7 +258,8 @@ class Run:
                     self.last = (record.index, record.timestamp)
                     batch.frames.append(record)
                     finished.append(time.perf_counter())
-                    latency = record.latency_ms if not latency else 0.9 * latency + 0.1 * record.latency_ms
+                    waited = (time.perf_counter() - result.arrived) * 1000  # arrival → result, across the stages
+                    latency = waited if not latency else 0.9 * latency + 0.1 * waited
                     if live:
                         self.frames.put(ShownFrame(self.controller.picture(result.frame.image), record))
                 elif isinstance(result, SpotSample):

@@ -128,7 +128,7 @@ class ProgressInfo:
     processed: int = 0
     dropped: int = 0
     fps: float = 0.0  # frames analysed per second, recent
-    latency_ms: float = 0.0  # pipeline time per frame, recent
+    latency_ms: float = 0.0  # frame arrival → its result, recent (smoothed)
     done: bool = False
     no_face: int = 0  # frames analysed without a face
 
