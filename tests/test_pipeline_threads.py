@@ -30,7 +30,8 @@ def _key(result) -> tuple:
     if isinstance(result, SpotSample):
         return ("sample", result.frame, round(result.value, 9), round(result.threshold, 9))
     e = result.event
-    return ("event", e.event_id, e.onset_frame, e.apex_frame, e.offset_frame, e.label,
+    return ("event", e.event_id, e.onset_frame, e.apex_frame, e.offset_frame, e.label, e.model_label, e.label_reason,
+            e.evidence.reading if e.evidence else None,
             tuple(round(p, 6) for p in e.probabilities.values()))
 
 
@@ -59,7 +60,7 @@ def test_threaded_run_gives_the_serial_results_in_the_same_order(classifier, dem
     frames = [r.frame.index for r in threaded if isinstance(r, FrameResult)]
     assert frames == list(range(150)) and stats.processed == 150 and stats.dropped == 0
     events = [r for r in threaded if isinstance(r, EventResult)]
-    assert len(events) >= 3 and all(e.event.label in classifier.card.classes for e in events)
+    assert len(events) >= 3 and all(e.event.model_label in classifier.card.classes for e in events)
     assert not _running_stages()
 
 
@@ -106,7 +107,7 @@ def test_stopping_ends_the_source_and_keeps_what_was_found(classifier, demo_5s):
     # flushed: the signal reaches a short half window (15 frames) before the last analysed frame, not
     # the long one (48) it needs while frames keep coming
     assert max(samples) >= frames[-1] - 20
-    assert events and events[0].onset_frame < 42 and events[0].label is not None
+    assert events and events[0].onset_frame < 42 and events[0].model_label is not None
     assert not _running_stages()
 
 
@@ -134,7 +135,7 @@ def test_live_frames_keep_flowing_while_an_event_is_labelled(demo_5s):
                 events.append(result.event)
         stats = pipeline.stats
     assert len(events) >= 2 and [e.event_id for e in events] == sorted(e.event_id for e in events)
-    assert all(e.label is not None for e in events)
+    assert all(e.model_label is not None for e in events)
     # Each label took 1 s (30 frame intervals) and frame results kept coming meanwhile: the frame path did
     # not wait for it. Serially, only the result of the frame that decided an event would see it pending.
     assert while_labelling >= 2 * len(events), while_labelling
