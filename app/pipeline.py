@@ -5,8 +5,9 @@ face (MediaPipe mesh, alignment, pose), spotting (DIS flows), and classification
 worker of its own; OpenCV, MediaPipe and ONNX Runtime release the GIL, so the stages really overlap.
 Each stage runs the same methods, in the same order, as ``process`` does serially, so the results are
 those of a serial run. Frame results come out in frame order. For files every frame is processed and a
-full channel makes its producer wait; for live sources the capture channel drops its oldest frame
-instead (counted), so capture never waits for analysis. An event is labelled off the frame path: for
+full channel makes its producer wait; for live sources capture never waits for analysis: a frame that
+waited for the face stage longer than ``live_backlog_s`` while a newer one waits is dropped (counted),
+as is the oldest frame of a full capture channel. An event is labelled off the frame path: for
 files it comes out where the serial run puts it; live, as soon as it is labelled, events in order.
 Results are typed dataclasses; nothing here knows about Qt or torch.
 """
