@@ -20,7 +20,14 @@ from models.synth.aus import ACTION_UNITS, MICRO_UNIT, controls, face_frame, smo
 from models.synth.clips import ANNOTATION_COLUMNS
 from models.synth.events import macro_event, micro_timing
 from models.synth.long_videos import GROUND_TRUTH_COLUMNS
-from models.synth.subjects import PROTOTYPES, make_subjects, prepare_subject
+from models.datasets import load_dataset
+from models.synth.distractors import Distractor
+from models.synth.heldout import label_scores, matched_labels
+from models.synth.long_videos import timeline
+from models.synth.photos import PHOTO_NAMES, PHOTOS, REPO_ROOT, load_photo, sha256
+from models.synth.real_motion import CHANNELS as REAL_CHANNELS
+from models.synth.real_motion import load_tracks
+from models.synth.subjects import PROTOTYPES, derived_rng, make_subjects, prepare_subject
 
 REQUIRED_AUS = {1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 45}
 FOREHEAD = (10, 151, 9)
@@ -133,9 +140,10 @@ def test_profile_is_zero_at_onset_and_offset_and_one_at_apex():
     assert np.allclose(event.profile(np.array([0.5, 1.0, 1.1, 1.3, 2.0])), [0, 0, 1, 0, 0])
 
 
-def _synth_args(out: Path, workers: int, seed: int = 0) -> Namespace:
-    return Namespace(out=out, subjects=2, clips_per_subject=3, fps=30, seed=seed, long_videos=1, long_seconds=4.0,
-                     long_fps=30, long_format=".avi", workers=workers)
+def _synth_args(out: Path, workers: int, seed: int = 0, **extra) -> Namespace:
+    values = dict(out=out, subjects=2, clips_per_subject=3, fps=30, seed=seed, long_videos=1, long_seconds=4.0,
+                  long_fps=30, long_format=".avi", workers=workers, photos=("astronaut", "grace_hopper"), life=False)
+    return Namespace(**{**values, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +182,7 @@ def test_synth_writes_the_dataset_layout(synth_dirs):
 def test_synth_is_deterministic_and_independent_of_workers(synth_dirs):
     a, b, c = (synth_dirs[k] for k in "abc")
     assert (a / "annotations.csv").read_bytes() == (b / "annotations.csv").read_bytes()
-    first = Path("clips/s01/ep01/img0001.jpg")
+    first = Path("clips/astronaut/s01_ep01/img0001.jpg")
     assert (a / first).read_bytes() == (b / first).read_bytes()
     assert (a / "long/ground_truth.csv").read_bytes() == (b / "long/ground_truth.csv").read_bytes()
     assert (a / first).read_bytes() != (c / first).read_bytes()
@@ -209,3 +217,93 @@ def test_demo_clip_decodes_and_matches_its_truth():
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == truth["n_frames"]
     assert {i["kind"] for i in truth["intervals"]} == {"micro", "macro"}
     assert DEMO_CLIP.stat().st_size < 2_000_000
+
+
+# --- the people, distractors from real motion, the `none` class, the held-out scoring ---------------
+
+
+def test_photo_manifest_names_twelve_or_more_people_with_source_licence_and_hashes():
+    people = {p.person for p in PHOTOS.values()}
+    assert len(PHOTOS) >= 12 and len(people) == len(PHOTOS)
+    licences = (REPO_ROOT / "assets/faces/LICENSES.md").read_text()
+    for photo in PHOTOS.values():
+        assert photo.source and photo.path and photo.licence and len(photo.source_sha256) == 64, photo.name
+        if photo.file:  # a vendored crop: the bytes are the ones recorded, its licence is written down
+            assert sha256(photo.vendored_path) == photo.sha256, photo.name
+            assert photo.vendored_path.name in licences
+    assert {p.name for p in PHOTOS.values() if p.file is None} == {"astronaut", "grace_hopper"}
+
+
+def test_mediapipe_finds_the_face_in_every_photo_and_its_mirror():
+    for name in PHOTO_NAMES:
+        for mirrored in (False, True):
+            photo = load_photo(name, mirrored)  # raises when MediaPipe finds no face
+            left, right = photo.landmarks[468], photo.landmarks[473]
+            assert np.linalg.norm(left - right) > 30, (name, mirrored)
+
+
+def test_real_motion_track_is_a_talking_face():
+    (track,) = load_tracks()
+    assert track.values.shape[1] == len(REAL_CHANNELS) and 10 < track.fps < 31
+    assert track.channel("mouth_open").max() > 0.1  # lips part by a tenth of an eye distance when speaking
+    assert np.abs(track.channel("tx")).max() > 0.2  # the head turns
+    replay = track.resample(30, 0.0, 2000)  # longer than the recording: replayed back and forth, no jump
+    assert np.abs(np.diff(replay, axis=0)).max() <= np.abs(np.diff(track.values, axis=0)).max() + 1e-6
+
+
+def test_distractors_move_the_face_as_they_should(face):
+    speech, head, hand = (Distractor("speech", 0.2, 1.4, 1.0, 1.0), Distractor("head", 0.2, 1.4, 1.0, 3.0),
+                          Distractor("hand", 0.2, 1.4, 1.0, 0.0, 1, 0.8))
+    for d in (speech, head, hand):
+        frames, truth = render_sequence(face, [], 20, 1.6, distractors=[d])
+        (interval,) = truth.others
+        assert interval.kind == d.kind and truth.intervals == [] and "distractors" in truth.to_json()
+        moved = np.abs(truth.landmarks[interval.apex] - truth.landmarks[0])
+        if d.kind == "speech":
+            lips = np.linalg.norm(truth.landmarks[:, 13] - truth.landmarks[:, 14], axis=1)
+            assert lips.max() - lips[0] > 1.0 and moved[FOREHEAD, :].max() < moved[[13, 14]].max()
+        elif d.kind == "head":
+            assert moved.mean() > 1.0  # the whole face moves
+        else:  # the hand changes pixels on the face, the face itself stays
+            assert moved.max() < 0.5
+            change = np.abs(frames[interval.apex].astype(int) - frames[0].astype(int)).mean(2)
+            assert (change > 40).mean() > 0.02
+        assert np.abs(truth.landmarks[-1] - truth.landmarks[0]).max() < 1.0  # back where it started
+
+
+def test_life_benchmark_has_a_none_class_and_one_subject_per_person(tmp_path):
+    out = tmp_path / "life"
+    args = _synth_args(out, 1, seed=5, subjects=3, clips_per_subject=4, long_videos=0, life=True,
+                       photos=("obama", "takeo_kanade"))
+    assert cli.main(args) == 0
+    data = load_dataset("synthetic", out)
+    assert data.classes == ("negative", "positive", "surprise", "none")
+    assert {s.subject for s in data.samples} == {"obama", "takeo_kanade"}  # s01 and s03 both show obama
+    assert sum(s.subject == "obama" for s in data.samples) == 8
+    for sample in data.samples:
+        assert sample.onset < sample.apex <= sample.offset
+        if sample.label == "none":
+            assert sample.emotion in ("speech", "head", "hand", "blink") and sample.aus == ""
+        else:
+            assert classify_aus(sample.aus.split("+"))[1] == sample.label
+
+
+def test_life_long_video_holds_expressions_and_carries_distractors():
+    subject = make_subjects(1, 0, ("chris_pratt",))[0]
+    events, distractors = timeline(subject, 60.0, derived_rng(9, 4, 0), life=True)
+    assert distractors and {d.kind for d in distractors} <= {"speech", "head", "hand"}
+    assert max(e.hold_s for e in events) > 1.0
+    spans = sorted([(e.onset_s, e.offset_s) for e in events] + [(d.onset_s, d.offset_s) for d in distractors])
+    assert all(b[0] > a[1] for a, b in zip(spans, spans[1:]))  # nothing overlaps
+
+
+def test_held_out_label_scoring_pairs_by_iou_and_counts_other_labels_as_misses():
+    truth = [{"onset": 10, "offset": 20, "class3": "positive"}, {"onset": 50, "offset": 60, "class3": "negative"},
+             {"onset": 90, "offset": 99, "class3": "surprise"}]
+    events = [{"onset_frame": 11, "offset_frame": 21, "label": "positive"},
+              {"onset_frame": 52, "offset_frame": 61, "label": "uncertain"},
+              {"onset_frame": 200, "offset_frame": 210, "label": "surprise"}]  # matches nothing
+    pairs = matched_labels(events, truth)
+    assert sorted(pairs) == [("negative", "uncertain"), ("positive", "positive")]
+    result = label_scores(pairs)
+    assert result["matched"] == 2 and result["uf1"] == pytest.approx(0.5) and result["accuracy"] == 0.5

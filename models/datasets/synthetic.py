@@ -1,5 +1,7 @@
 """The synthetic benchmark (``python main.py synth --out DIR``): ``DIR/annotations.csv`` plus
 ``DIR/clips/<subject>/<clip>/img{n:04d}.jpg``; onset/apex/offset are the frame numbers in the names.
+A benchmark rendered with ``--life`` has a fourth class, ``none`` (motion that is not an expression),
+placed after the three MEGC classes in logit order.
 """
 
 from __future__ import annotations
@@ -8,10 +10,11 @@ import csv
 from pathlib import Path
 
 from app.errors import InputError
-from models.datasets.record import DatasetSamples, SampleCollector, to_int
+from models.datasets.record import MEGC_CLASSES, DatasetSamples, SampleCollector, to_int
 
 NAME = "synthetic"
 COLUMNS = ("subject", "clip", "onset", "apex", "offset", "aus", "emotion", "class3")
+NONE = "none"
 
 
 def load(root: Path) -> DatasetSamples:
@@ -25,7 +28,8 @@ def load(root: Path) -> DatasetSamples:
         if missing:
             raise InputError(table, f"missing column(s) {', '.join(missing)}")
         rows = list(reader)
-    collector = SampleCollector(NAME)
+    labels = {row["class3"].strip().lower() for row in rows}
+    collector = SampleCollector(NAME, classes=MEGC_CLASSES + ((NONE,) if NONE in labels else ()))
     for row in rows:
         subject, clip = row["subject"].strip(), row["clip"].strip()
         collector.add(subject, clip, root / "clips" / subject / clip, to_int(row["onset"]), to_int(row["apex"]),

@@ -1,5 +1,6 @@
-"""Synthetic micro-expression benchmark: public-domain face photographs deformed by FACS action-unit
-displacement fields with micro- and macro-expression timing.
+"""Synthetic micro-expression benchmark: photographs of thirteen real people (``photos.json``) deformed by
+FACS action-unit displacement fields with micro- and macro-expression timing, with distractors replayed
+from a real talking face (speech, head movements) and a hand crossing the face.
 
 The licensed micro-expression datasets are not available here (DESIGN.md section 5); this generator
 gives training, spotting evaluation and the runtime's tests faces whose motion is known exactly.
@@ -12,12 +13,13 @@ Public API (see ``/work/notes/synth.md``)::
 
 from models.synth.aus import ACTION_UNITS, MICRO_UNIT
 from models.synth.canvas import FaceCanvas, face_canvas
+from models.synth.distractors import Distractor
 from models.synth.emotions import classify_aus
 from models.synth.events import ExpressionEvent
 from models.synth.render import NuisanceOptions, SequenceTruth, render_sequence
 from models.synth.video import write_video
 
 __all__ = [
-    "ACTION_UNITS", "MICRO_UNIT", "ExpressionEvent", "FaceCanvas", "NuisanceOptions", "SequenceTruth",
+    "ACTION_UNITS", "MICRO_UNIT", "Distractor", "ExpressionEvent", "FaceCanvas", "NuisanceOptions", "SequenceTruth",
     "classify_aus", "face_canvas", "render_sequence", "write_video",
 ]

@@ -1,4 +1,5 @@
-"""Render a face over time: AU events, blinks, head motion, illumination drift and sensor noise.
+"""Render a face over time: AU events, blinks, distractors (speech, head movements, a hand), head drift,
+illumination drift and sensor noise.
 
 Rendering is split in two: ``plan_sequence`` decides everything per frame (AU intensities, head pose,
 lighting) and the ground truth, deterministically from the seed; ``iter_frames`` turns the plan into
@@ -18,6 +19,7 @@ import numpy as np
 
 from models.synth.aus import BLINK, face_frame, parse_code
 from models.synth.canvas import CLIP_LAYOUT, FaceCanvas, face_canvas
+from models.synth.distractors import Distractor, apex_s, au_intensities, draw_hand, hand_path, head_offsets, skin_colour
 from models.synth.events import ExpressionEvent, blink_event
 
 
@@ -48,7 +50,7 @@ class Interval:
     onset: int
     apex: int
     offset: int
-    kind: str  # micro | macro | blink
+    kind: str  # micro | macro | blink | speech | head | hand
     aus: str  # e.g. "6+12", "R14"
     emotion: str | None
     class3: str | None
@@ -64,15 +66,16 @@ class SequenceTruth:
     width: int
     height: int
     intervals: list[Interval]  # expressions (what a spotter should find)
-    blinks: list[Interval]  # distractors
+    blinks: list[Interval]  # distractors: blinks
     landmarks: np.ndarray = field(repr=False)  # (n_frames, 478, 2) true landmark positions
+    others: list[Interval] = field(default_factory=list)  # distractors: speech, head movements, hands
 
     def to_json(self) -> dict:
         return {
             "fps": self.fps, "n_frames": self.n_frames, "width": self.width, "height": self.height,
             "frame_index": "0-based, as decoded by cv2.VideoCapture",
             "intervals": [i.to_dict() for i in self.intervals],
-            "distractors": [b.to_dict() for b in self.blinks],
+            "distractors": [b.to_dict() for b in sorted(self.blinks + self.others, key=lambda i: i.onset)],
         }
 
     def save(self, path: str | Path) -> None:
@@ -90,6 +93,9 @@ class SequencePlan:
     noise_sigma: float
     noise_seed: int
     truth: SequenceTruth
+    hand: np.ndarray | None = None  # (n_frames, 3): centre x, y and direction (+1 rightwards); NaN: no hand
+    hand_size: float = 0.0
+    hand_colour: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def aus_text(aus: dict[str, float]) -> str:
@@ -130,7 +136,7 @@ def _random_blinks(rng, events, duration_s, per_minute) -> list[ExpressionEvent]
 
 def plan_sequence(
     face: FaceCanvas, events: Sequence[ExpressionEvent], fps: float, duration_s: float, seed: int = 0,
-    nuisances: NuisanceOptions = NuisanceOptions(),
+    nuisances: NuisanceOptions = NuisanceOptions(), distractors: Sequence[Distractor] = (),
 ) -> SequencePlan:
     """Per-frame intensities, head pose, lighting and the ground truth of a sequence (frame i at i/fps)."""
     n = int(round(duration_s * fps))
@@ -140,19 +146,25 @@ def plan_sequence(
     t = np.arange(n) / fps
     expressions = [e for e in events if not e.is_blink]
     blinks = [e for e in events if e.is_blink]
-    blinks += _random_blinks(rng, events, duration_s, nuisances.blinks_per_minute)
+    blinks += _random_blinks(rng, [*events, *distractors], duration_s, nuisances.blinks_per_minute)
     intensities: dict[str, np.ndarray] = {}
     for event in expressions + blinks:
         curve = event.profile(t)
         for code, value in event.aus.items():
             intensities[code] = intensities.get(code, 0.0) + value * curve
+    for distractor in distractors:
+        for code, values in au_intensities(distractor, t).items():
+            intensities[code] = intensities.get(code, 0.0) + values
     if BLINK_CODE in intensities:  # overlapping blinks never close the lids beyond shut
         intensities[BLINK_CODE] = np.minimum(intensities[BLINK_CODE], 1.0)
 
-    centre = face_frame(face.landmarks).origin
-    tx, ty = (_drift(rng, t, nuisances.head_translation_px) for _ in range(2))
-    angle = np.deg2rad(_drift(rng, t, nuisances.head_rotation_deg))
-    cos, sin = np.cos(angle), np.sin(angle)
+    frame = face_frame(face.landmarks)
+    centre = frame.origin
+    head = sum((head_offsets(d, t) for d in distractors), np.zeros((n, 4)))
+    tx, ty = (_drift(rng, t, nuisances.head_translation_px) + frame.unit * head[:, k] for k in range(2))
+    angle = np.deg2rad(_drift(rng, t, nuisances.head_rotation_deg)) + head[:, 2]
+    scale = np.exp(head[:, 3])
+    cos, sin = scale * np.cos(angle), scale * np.sin(angle)
     motion = np.empty((n, 2, 3))
     motion[:, 0, 0], motion[:, 0, 1], motion[:, 1, 0], motion[:, 1, 1] = cos, -sin, sin, cos
     motion[:, :, 2] = centre + np.stack([tx, ty], 1) - np.einsum("nij,j->ni", motion[:, :, :2], centre)
@@ -164,14 +176,30 @@ def plan_sequence(
         moved += values[:, None, None] * face.landmark_shift(code)[None]
     landmarks = (np.einsum("nij,nkj->nki", motion[:, :, :2], moved) + motion[:, None, :, 2]).astype(np.float32)
 
+    hand = None
+    hands = [d for d in distractors if d.kind == "hand"]
+    if hands:
+        hand = np.full((n, 3), np.nan)
+        for d in hands:
+            path = hand_path(d, t, frame)
+            inside = np.isfinite(path[:, 0])
+            hand[inside, :2] = path[inside]
+            hand[inside, 2] = -d.side  # enters on ``side``, moves towards the other
+
     width, height = face.size
     truth = SequenceTruth(
         float(fps), n, width, height,
         sorted((_interval(e, fps, n) for e in expressions), key=lambda i: i.onset),
         sorted((_interval(b, fps, n) for b in blinks), key=lambda i: i.onset), landmarks,
+        sorted((_distractor_interval(d, t, fps, n) for d in distractors), key=lambda i: i.onset),
     )
     return SequencePlan(intensities, motion, gain, gradient, nuisances.noise_sigma,
-                        int(rng.integers(2**31)), truth)
+                        int(rng.integers(2**31)), truth, hand, 0.55 * frame.unit, skin_colour(face.image, frame))
+
+
+def _distractor_interval(d: Distractor, t: np.ndarray, fps: float, n: int) -> Interval:
+    onset, apex, offset = (min(n - 1, int(round(s * fps))) for s in (d.onset_s, apex_s(d, t), d.offset_s))
+    return Interval(onset, apex, offset, d.kind, "", None, None)
 
 
 def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
@@ -192,6 +220,8 @@ def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
         map_x = inv[0, 0] * xs + inv[0, 1] * ys + (inv[0, 2] - fx)
         map_y = inv[1, 0] * xs + inv[1, 1] * ys + (inv[1, 2] - fy)
         frame = cv2.remap(face.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if plan.hand is not None and np.isfinite(plan.hand[i, 0]):
+            draw_hand(frame, plan.hand[i, :2], plan.hand_size, plan.hand_colour, plan.hand[i, 2] > 0)
         lit = plan.gain[i] != 1.0 or plan.gradient[i] != 0.0
         if lit or plan.noise_sigma > 0:
             img = frame.astype(np.float32)
@@ -206,11 +236,11 @@ def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
 
 def render_sequence(
     face: FaceCanvas | str, events: Sequence[ExpressionEvent], fps: float, duration_s: float, seed: int = 0,
-    nuisances: NuisanceOptions = NuisanceOptions(),
+    nuisances: NuisanceOptions = NuisanceOptions(), distractors: Sequence[Distractor] = (),
 ) -> tuple[list[np.ndarray], SequenceTruth]:
     """All frames of a sequence and its ground truth. ``face`` is a canvas or a bundled photo's name
     (placed on the default clip canvas, face ~200 px tall)."""
     if isinstance(face, str):
         face = face_canvas(face, CLIP_LAYOUT)
-    plan = plan_sequence(face, events, fps, duration_s, seed, nuisances)
+    plan = plan_sequence(face, events, fps, duration_s, seed, nuisances, distractors)
     return list(iter_frames(face, plan)), plan.truth

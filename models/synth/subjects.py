@@ -1,9 +1,10 @@
-"""Synthetic subjects: one base photo made into many distinct people.
+"""Synthetic subjects: renderings of the photographed people, each with its own jitter.
 
-Leave-one-subject-out evaluation only means something if subjects differ the way people do, so each
-subject combines a photo and its mirror image with its own face shape (a smooth global warp), skin tone
-and exposure, expression style (strength, left/right balance, a personal repertoire of AU
-combinations), sensor noise, head steadiness and camera compression.
+A subject is one photograph (one real person, ``models.synth.photos``), possibly mirrored, with its own
+face shape (a smooth global warp), skin tone and exposure, expression style (strength, left/right
+balance, a personal repertoire of AU combinations), sensor noise, head steadiness and camera
+compression. Several subjects may show the same person; the dataset's ``subject`` column is the person
+(``Subject.identity``), so leave-one-subject-out holds out every rendering of one photograph together.
 """
 
 from __future__ import annotations
@@ -89,9 +90,18 @@ class Subject:
     head_motion_px: float  # peak drift on the clip canvas
     jpeg_quality: int
 
+    @property
+    def identity(self) -> str:
+        """The real person shown: the unit of leave-one-subject-out."""
+        return self.photo
 
-def make_subjects(count: int, seed: int) -> list[Subject]:
-    """``count`` subjects; photo and mirroring alternate, everything else is drawn per subject."""
+
+def make_subjects(count: int, seed: int, photos: tuple[str, ...] = PHOTO_NAMES) -> list[Subject]:
+    """``count`` subjects cycling through ``photos`` (mirrored on every second cycle); everything else is
+    drawn per subject."""
+    unknown = sorted(set(photos) - set(PHOTO_NAMES))
+    if unknown or not photos:
+        raise ValueError(f"unknown photo(s) {unknown}; choose from {', '.join(PHOTO_NAMES)}")
     subjects = []
     for i in range(count):
         rng = derived_rng(seed, 1, i)
@@ -103,8 +113,8 @@ def make_subjects(count: int, seed: int) -> list[Subject]:
         )
         subjects.append(Subject(
             name=f"s{i + 1:02d}",
-            photo=PHOTO_NAMES[i % len(PHOTO_NAMES)],
-            mirrored=bool((i // len(PHOTO_NAMES)) % 2),
+            photo=photos[i % len(photos)],
+            mirrored=bool((i // len(photos)) % 2),
             shape=FaceShape(*(float(x) for x in rng.uniform(-1, 1, 4) * (0.08, 0.08, 0.10, 0.04))),
             appearance=Appearance(gains, float(rng.uniform(-20, 20)), float(rng.uniform(0.8, 1.15))),
             style=ExpressionStyle(float(rng.uniform(0.8, 1.25)), float(rng.uniform(-0.25, 0.25)), repertoire),
