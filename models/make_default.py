@@ -24,8 +24,8 @@ from models.synth.photos import PHOTO_NAMES
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 HELD_OUT = ("biden", "luciano", "pexels_woman_red_top")  # people kept for the independent test set
 TRAINING_PEOPLE = tuple(p for p in PHOTO_NAMES if p not in HELD_OUT)
-# Two renderings (plain and mirrored, each with its own jitter) of each of the 10 training people.
-SYNTH_ARGS = ["--subjects", str(2 * len(TRAINING_PEOPLE)), "--clips-per-subject", "16", "--fps", "60", "--seed", "0",
+# Two renderings (plain and mirrored, each with its own jitter) of each of the 9 training people.
+SYNTH_ARGS = ["--subjects", str(2 * len(TRAINING_PEOPLE)), "--clips-per-subject", "18", "--fps", "60", "--seed", "0",
               "--life", "--photos", ",".join(TRAINING_PEOPLE)]
 TRAIN_ARGS = ["--dataset", "synthetic", "--protocol", "loso", "--epochs", "15", "--batch-size", "32",
               "--lr", "0.001", "--loss", "ce", "--seed", "0"]

@@ -1,4 +1,4 @@
-"""Synthetic micro-expression benchmark: photographs of thirteen real people (``photos.json``) deformed by
+"""Synthetic micro-expression benchmark: photographs of twelve real people (``photos.json``) deformed by
 FACS action-unit displacement fields with micro- and macro-expression timing, with distractors replayed
 from a real talking face (speech, head movements) and a hand crossing the face.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 
-from models.synth.canvas import CLIP_LAYOUT
+from models.synth.canvas import DATASET_LAYOUT
 from models.synth.distractors import random_distractor
 from models.synth.events import ExpressionEvent, blink_event, micro_timing
 from models.synth.render import NuisanceOptions, aus_text, iter_frames, plan_sequence
@@ -70,7 +70,7 @@ def render_subject_clips(subject: Subject, index: int, clips: int, fps: float, s
                          life: bool = False) -> list[ClipRecord]:
     """Render and write all clips of one subject; classes are balanced and shuffled per subject."""
     cv2.setNumThreads(1)  # one process per subject does the parallelism
-    face = prepare_subject(subject, CLIP_LAYOUT)
+    face = prepare_subject(subject, DATASET_LAYOUT)
     classes = LIFE_CLASSES if life else CLASSES
     order = derived_rng(seed, 2, index).permutation([classes[k % len(classes)] for k in range(clips)])
     nuisances = NuisanceOptions(

@@ -1,6 +1,6 @@
 """The shipped model on people it never saw: ``python -m models.synth.heldout [--out runs/heldout]``.
 
-An independent synthetic test set: long videos of the people ``models.make_default`` holds out of
+An independent synthetic test set: six 30-s long videos of the people ``models.make_default`` holds out of
 training (``HELD_OUT``), rendered closer to life (held expressions, speech, head movements, hands,
 blinks) with a seed the training data never used. Each video is analysed by ``analyze`` exactly as a
 user would, then scored two ways:
@@ -31,7 +31,8 @@ from models.spotting_eval import IOU_THRESHOLD, evaluate, iou, read_spotted, rea
 CLASSES = ("negative", "positive", "surprise")
 NONE = "none"
 SEED = 101  # the training benchmark uses seed 0
-SYNTH_ARGS = ["--subjects", str(len(HELD_OUT)), "--clips-per-subject", "0", "--long-videos", str(len(HELD_OUT)),
+# Two renderings (plain and mirrored) of each held-out person, one 30-s video each.
+SYNTH_ARGS = ["--subjects", str(2 * len(HELD_OUT)), "--clips-per-subject", "0", "--long-videos", str(2 * len(HELD_OUT)),
               "--long-seconds", "30", "--long-fps", "30", "--seed", str(SEED), "--life", "--photos", ",".join(HELD_OUT)]
 
 

@@ -1,4 +1,4 @@
-"""Base photographs: thirteen distinct real people whose photographs' licences allow this use.
+"""Base photographs: twelve distinct real people whose photographs' licences allow this use.
 
 No download is ever needed. ``photos.json`` beside this file is the manifest: per photo the person, the
 package or repository it comes from, the path there, its licence and the sha256 of the original; two are
