@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     workers = ["--workers", str(args.workers)]
     synth, run = args.work / "synth", args.work / "run"
     steps = ((synth / "annotations.csv", ["synth", "--out", str(synth), *SYNTH_ARGS, *workers]),
-             (run / "model.onnx", ["train", "--root", str(synth), "--out", str(run), "--cache", str(args.work / "cache"),
-                                   *TRAIN_ARGS, *workers]))
+             (run / "model.onnx", ["train", "--root", str(synth), "--out", str(run),
+                                   "--cache", str(args.work / "cache"), *TRAIN_ARGS, *workers]))
     for output, command in steps:
         if args.reuse and output.exists():
             print(f"reusing {output}", flush=True)

@@ -40,7 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long-format", choices=(".avi", ".mp4", ".mkv"), default=".avi",
                         help="long-video container: .avi Motion-JPEG (default), .mp4 MPEG-4, .mkv lossless FFV1")
     parser.add_argument("--photos", type=_photo_list, default=PHOTO_NAMES,
-                        help=f"comma-separated people to render (default all {len(PHOTO_NAMES)}: {','.join(PHOTO_NAMES)})")
+                        help=f"comma-separated people to render (default all {len(PHOTO_NAMES)}: "
+                             f"{','.join(PHOTO_NAMES)})")
     parser.add_argument("--life", action="store_true",
                         help="closer to life: micro to macro amplitudes, a 'none' class of clips (speech, head "
                              "movements, a hand, blinks), held expressions and distractors in the long videos")

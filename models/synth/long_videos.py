@@ -32,7 +32,8 @@ LIFE_DISTRACTOR_S = (0.8, 2.5)
 CLEAR_S = 0.5  # between a distractor and an expression
 
 
-def timeline(subject: Subject, duration_s: float, rng, life: bool = False) -> tuple[list[ExpressionEvent], list[Distractor]]:
+def timeline(subject: Subject, duration_s: float, rng,
+             life: bool = False) -> tuple[list[ExpressionEvent], list[Distractor]]:
     """Events one after another, separated by gaps, from the subject's repertoire; with ``life`` some
     macro-expressions are held and some gaps hold a distractor."""
     events, distractors, t = [], [], float(rng.uniform(*GAP_S))

@@ -120,7 +120,7 @@ def _drift(rng: np.random.Generator, t: np.ndarray, peak: float) -> np.ndarray:
 
 
 def _random_blinks(rng, events, duration_s, per_minute) -> list[ExpressionEvent]:
-    """Poisson blinks that stay 0.3 s clear of every expression event."""
+    """Poisson blinks that stay 0.3 s clear of every expression event and distractor."""
     blinks, t = [], 0.0
     if per_minute <= 0:
         return blinks
