@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.make_default", description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("runs/default"), help="where the data and the run go")
     parser.add_argument("--workers", type=int, default=2, help="processes for rendering, preprocessing and folds")
-    parser.add_argument("--reuse", action="store_true", help="keep a rendering and a training run already in --work")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep renderings and a training run already in --work")
     args = parser.parse_args(argv)
     from models.synth import heldout
 
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(run / "model.onnx", model)
     held_started = time.perf_counter()
     print(f"+ python -m models.synth.heldout --out {args.work / 'heldout'} --model {model}", flush=True)
-    code = heldout.main(["--out", str(args.work / "heldout"), "--model", str(model), *workers])
+    code = heldout.main(["--out", str(args.work / "heldout"), "--model", str(model), *workers,
+                         *(["--reuse"] if args.reuse else [])])
     if code:
         return code
     held = json.loads((args.work / "heldout" / "scores.json").read_text())

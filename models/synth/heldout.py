@@ -86,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/heldout"), help="where the videos and results go")
     parser.add_argument("--model", type=Path, help="ONNX model to use (default: the shipped one)")
     parser.add_argument("--workers", type=int, default=1, help="processes for rendering")
+    parser.add_argument("--reuse", action="store_true", help="keep videos already rendered in --out")
     args = parser.parse_args(argv)
     data, pred = args.out / "data", args.out / "pred"
-    code = cli_main(["synth", "--out", str(data), *SYNTH_ARGS, "--workers", str(args.workers)])
+    rendered = args.reuse and (data / "long" / "ground_truth.csv").is_file()
+    code = 0 if rendered else cli_main(["synth", "--out", str(data), *SYNTH_ARGS, "--workers", str(args.workers)])
     model = ["--model", str(args.model)] if args.model else []
     for video in sorted((data / "long").glob("*.avi")):
         code = code or cli_main(["analyze", str(video), "--out", str(pred / video.stem), "--no-progress", *model])
