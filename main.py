@@ -23,9 +23,17 @@ def _has_display() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0].split("=")[0] in GUI_OPTIONS:  # `main.py --demo` means `main.py gui --demo`
-        argv.insert(0, "gui")
-    if argv and argv[0] != "gui":
+    from app.logs import log_file, setup_logging
+    from app.native import filter_native_stderr
+
+    verbose = any(a in ("-v", "--verbose") for a in argv)
+    # once per process: native libraries' output (ONNX Runtime's provider fallback, MediaPipe's start-up
+    # logs) goes to the log file; a missing Qt plugin or a crash still reaches the terminal
+    filter_native_stderr(log_file(), verbose)
+    command = [a for a in argv if a not in ("-v", "--verbose")]
+    if command and command[0].split("=")[0] in GUI_OPTIONS:  # `main.py --demo` means `main.py gui --demo`
+        command.insert(0, "gui")
+    if command and command[0] != "gui":
         from app.cli import main as cli_main
 
         return cli_main(argv)
@@ -35,15 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
         print("No screen found: analysing the bundled demo clip headlessly instead of opening the app.")
         return cli_main(["analyze", str(DEMO_CLIP), "--out", "out/demo"])
-    from app.native import silence_native_stderr
-
-    silence_native_stderr()  # ONNX Runtime's provider fallback and MediaPipe's start-up logs: the app shows its own
+    setup_logging(verbose)
     try:
         from app.gui.main import run_app
     except ImportError as exc:
         print(f"error: the desktop app needs the [gui] extra (PySide6, pyqtgraph): {exc}", file=sys.stderr)
         return 2
-    return run_app(argv[1:] if argv else [])
+    return run_app(command[1:])
 
 
 if __name__ == "__main__":

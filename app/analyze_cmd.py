@@ -3,34 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import logging
+import math
+import sqlite3
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
 from app.abstention import percent
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
-from app.errors import InputError
-from app.events import Event, ResultWriter
+from app.errors import InputError, OutputError
+from app.events import Event
 from app.live_figures import live_line
 from app.model_card import FLOW_METHODS
-from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
+from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions, PipelineStats
 from app.sessions.analysis import record_analysis
 from app.sessions.cli_access import KEY_STORES, open_library
-from app.sources import FileSource, RealTimeSource, open_source
-from app.spotting import SpotSample, SpottingOptions
+from app.sessions.library import Library
+from app.sinks import FolderSink, ResultSink, check_output_folder, run_header
+from app.sources import RealTimeSource, SourceInfo, VideoSource, open_source
+from app.spotting import SpottingOptions
+
+log = logging.getLogger("epir.analyze")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="video file or folder of numbered frames")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (created); results are moved in when the run completes")
     parser.add_argument("--model", type=Path, help=f"EPIR ONNX model (default: {DEFAULT_MODEL.name} when installed)")
     parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto", help="ONNX Runtime execution provider")
     parser.add_argument("--flow", choices=FLOW_METHODS, help="flow method for classification (default: the model's)")
-    parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30)")
+    parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30; a video file uses its own)")
     parser.add_argument("--sensitivity", type=float, default=SpottingOptions.sensitivity,
                         help="spotting threshold in robust standard deviations above baseline")
     parser.add_argument("--library", type=Path, help="also save the analysis as a session in this library folder")
@@ -41,10 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="with --encrypt: derive the key from a passphrase, or keep a random key in the OS keyring")
     parser.add_argument("--no-faces", action="store_true", help="de-identified: the library session keeps no face "
                         "pictures or attention overlays (the output files never hold any)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--live", action="store_true",
                         help="play the input at its own pace, as a camera delivers it (the app's demo mode, "
                              "headless); the summary then reports dropped frames, latency and label delay")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def load_classifier(model: Path | None, provider: str) -> Classifier | None:
@@ -56,22 +61,66 @@ def load_classifier(model: Path | None, provider: str) -> Classifier | None:
     return None
 
 
+# option → (lowest, highest) accepted value; checked before anything is opened
+OPTION_RANGES: dict[str, tuple[float, float]] = {"fps": (1.0, 1000.0), "sensitivity": (0.0, 50.0)}
+MIN_SPOT_FPS = 10.0  # below this a micro-expression (40-500 ms) falls between frames
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """InputError for a numeric option that is not a finite number in its range."""
+    for name, (low, high) in OPTION_RANGES.items():
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise InputError(f"--{name} {value:g}", f"must be a number from {low:g} to {high:g}")
+
+
+def check_spottable(info: SourceInfo, spotting: SpottingOptions) -> None:
+    """InputError for a source too short or too slow for spotting (instead of inventing events): each
+    frame is compared with frames a short half window before and after it."""
+    min_seconds = 2 * min(spotting.half_windows_ms) / 1000.0
+    if info.fps < MIN_SPOT_FPS:
+        raise InputError(info.name, f"frame rate {info.fps:g} fps is too low for spotting (needs at least "
+                                    f"{MIN_SPOT_FPS:g} fps; for a frame folder give the real rate with --fps)")
+    if info.frame_count is not None and info.frame_count / info.fps < min_seconds:
+        raise InputError(info.name, f"{info.frame_count} frame(s), {info.frame_count / info.fps:.2f} s: spotting "
+                                    f"needs a clip of at least {min_seconds:g} s")
+
+
 def main(args: argparse.Namespace) -> int:
+    """Every input and output is checked before anything is written; results go to OUT/partial/ and
+    are moved into OUT when the run completes (see FolderSink)."""
     if (args.encrypt or args.no_faces) and not args.library:
         raise InputError("--encrypt" if args.encrypt else "--no-faces", "applies to the session saved with --library")
-    if args.library:  # first: a wrong passphrase stops the run before anything is written
+    check_options(args)
+    check_output_folder(args.out)
+    if args.library is not None:
+        Library.check(args.library)
+        # then opened: a foreign file or a wrong passphrase stops the run before anything is written
         open_library(args.library, args.key_store if args.encrypt else None).close()  # the key is kept for the run
     classifier = load_classifier(args.model, args.provider)
-    source = open_source(args.input, fps=args.fps)
-    recorded = source
-    if args.live:
-        source = RealTimeSource(source)
+    with open_source(args.input, fps=args.fps) as recorded:
+        source = RealTimeSource(recorded) if args.live else recorded
+        try:
+            return _analyze(args, source, recorded, classifier)
+        except sqlite3.Error as exc:  # the library became unwritable during the run (disk full...)
+            raise OutputError(args.library, f"session library: {' '.join(str(exc).split())}") from exc
+
+
+def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSource, classifier: Classifier | None) -> int:
+    """``source`` is ``recorded`` itself, or (``--live``) it played at its own pace."""
     info = source.info
+    options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow)
+    check_spottable(info, options.spotting)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  (results on stdout, remarks on stderr)
     say(f"{info.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "
         f"{info.frame_count if info.frame_count else 'unknown'} frames")
     if info.kind == "folder" and args.fps is None:
         say(f"note: frame folder without --fps; assuming {info.fps:g} fps")
+    if info.kind == "file" and args.fps is not None:
+        if getattr(recorded, "fps_from_option", False):
+            say(f"note: {info.name} declares no frame rate; using --fps {args.fps:g}")
+        else:
+            say(f"note: --fps {args.fps:g} ignored: a video file's own clock ({info.fps:g} fps) is used")
     if classifier is None:
         say("note: no model installed; writing spotting results without labels")
     else:
@@ -79,62 +128,71 @@ def main(args: argparse.Namespace) -> int:
         say(f"model: {card.name} {card.version} on {classifier.provider_summary}; {card.honesty_note}")
         if args.flow and args.flow != card.input.flow_method:
             say(f"note: classifying with {args.flow} flow; the model was trained with {card.input.flow_method}")
-    options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow)
-    header = {
-        "source": {"path": info.name, "kind": info.kind, "fps": info.fps, "width": info.width, "height": info.height},
-        "model": None if classifier is None else {
-            "name": classifier.card.name, "version": classifier.card.version, "path": str(classifier.path),
-            "provider": classifier.provider_label, "synthetic": classifier.card.synthetic,
-            "caveat": classifier.card.honesty_note,
-        },
-        "spotting": asdict(options.spotting),
-    }
-    classes = classifier.card.classes if classifier else ()
-    writer = ResultWriter(args.out, header, classes)
-    recorder = None
-    if args.library:
-        recorder = record_analysis(args.library, args.label, info, options, classifier, pictures=not args.no_faces)
+    files = FolderSink(args.out, run_header(info, classifier, options.spotting),
+                       classifier.card.classes if classifier else ())
+    sinks: list[ResultSink] = [files]
+    try:
+        if args.library:
+            sinks.append(record_analysis(args.library, args.label, info, options, classifier,
+                                         pictures=not args.no_faces))
+    except BaseException:
+        files.close({"frames": 0, "events": 0}, complete=False)
+        raise
     started = time.perf_counter()
-    with source, Pipeline(info.fps, options, classifier) as pipeline, recorder or contextlib.nullcontext():
-        keep = pipeline.spotter.delay_frames + 2
-        bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr,
-                   dynamic_ncols=True)
-        try:
+    bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
+    complete, stats = False, None
+    try:
+        with Pipeline(info.fps, options, classifier) as pipeline:
+            stats = pipeline.stats
             for result in pipeline.run(source, live=args.live):
-                if recorder is not None:
-                    recorder.feed(result)
+                for sink in sinks:
+                    sink.feed(result)
                 if isinstance(result, FrameResult):
-                    writer.add_frame(result.row(), keep)
                     bar.update(1)
-                elif isinstance(result, SpotSample):
-                    writer.add_signal(result.frame, result.value, result.threshold)
                 elif isinstance(result, EventResult):
-                    writer.add_event(result.event)
                     bar.write(_event_line(result.event))
-        finally:
-            bar.close()
-        stats = pipeline.stats
-    elapsed = time.perf_counter() - started
-    truncated = isinstance(recorded, FileSource) and recorded.truncated_at is not None
-    summary = {"frames": stats.processed, "frames_without_face": stats.no_face, "events": stats.events,
-               "seconds": round(elapsed, 3), "fps": round(stats.processed / max(elapsed, 1e-9), 2),
-               "truncated": truncated}
-    if args.live:
-        summary.update(stats.live.summary(stats.dropped))
-    writer.close(summary)
-    if truncated:
+        complete = True
+    finally:  # also on Ctrl-C, SIGTERM, or an output error: every sink gets its summary
+        bar.close()
+        summary = _summary(stats, recorded, time.perf_counter() - started)
+        if args.live and stats is not None:
+            summary.update(stats.live.summary(stats.dropped))
+        for sink in sinks:
+            try:
+                sink.close(summary, complete)
+            except Exception:  # the first error is the one reported; this one is logged
+                if complete:
+                    raise
+                log.debug("closing %s after a failed run", type(sink).__name__, exc_info=True)
+        if not complete:
+            say(f"note: the run did not complete; results so far (marked \"complete\": false) are in "
+                f"{files.final_dir}/" + (f" and the library {args.library}" if args.library else ""))
+    if summary["truncated"]:
         say(f"warning: {info.name}: decoding stopped at frame {recorded.truncated_at} of "
             f"{info.frame_count} (truncated file); results cover the decoded part")
-    print(summary_table(writer.events, classifier.card.honesty_note if classifier else None))
-    print(f"{stats.processed} frames in {elapsed:.1f} s ({summary['fps']:.1f} fps); "
-          f"{stats.events} events; written to {args.out}/")
+    if summary["skipped_frames"]:
+        say(f"warning: {info.name}: {summary['skipped_frames']} undecodable frame(s) skipped")
+    print(summary_table(files.events, classifier.card.honesty_note if classifier else None))
+    print(f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.1f} fps); "
+          f"{summary['events']} events; written to {args.out}/")
     if args.live:
         print(live_line(summary))
-    if recorder is not None:
-        print(f"saved as session {recorder.session_id} in the library {args.library}")
+    if len(sinks) > 1:
+        print(f"saved as session {sinks[1].session_id} in the library {args.library}")
     if stats.processed and stats.no_face == stats.processed:
         say(f"note: {info.name}: no face found in any frame")
     return 0
+
+
+def _summary(stats: PipelineStats | None, source: VideoSource, elapsed: float) -> dict:
+    """events.json's summary (the sinks add whether the run completed)."""
+    processed = stats.processed if stats else 0
+    return {"frames": processed, "frames_without_face": stats.no_face if stats else 0,
+            "events": stats.events if stats else 0, "seconds": round(elapsed, 3),
+            "fps": round(processed / max(elapsed, 1e-9), 2),
+            "truncated": getattr(source, "truncated_at", None) is not None,
+            "skipped_frames": source.skipped,
+            "clock": "source" if getattr(source, "clock_warning", None) is None else "frame_index"}
 
 
 def _event_line(event: Event) -> str:

@@ -61,6 +61,8 @@ class Classification:
 class Classifier:
     def __init__(self, path: str | Path, provider: str = "auto", threads: int | None = None):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(path, "is a folder, not a model file")
         if not self.path.is_file():
             raise InputError(path, "model file not found")
         options = ort.SessionOptions()
@@ -73,8 +75,7 @@ class Classifier:
             with contextlib.redirect_stdout(fallback_report):
                 self.session = ort.InferenceSession(str(self.path), options, providers=self.requested)
         except Exception as exc:  # ORT raises several types for "not a model"
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(path, f"not a loadable ONNX model ({first_line[:160]})") from None
+            raise InputError(path, f"not a loadable ONNX model ({_first_line(exc)})") from None
         self.providers = self.session.get_providers()
         self.unavailable = [PROVIDER_LABELS[p] for p in self.requested if p not in self.providers]
         props = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -82,7 +83,7 @@ class Classifier:
         self._check_signature()
         self.device = "cuda" if self.providers[0] in (PROVIDERS["tensorrt"], PROVIDERS["cuda"]) else "cpu"
         spec = self.card.input
-        self.run(np.zeros((1, len(spec.channels), spec.height, spec.width), np.float32))  # warm-up
+        self.run(np.zeros((1, len(spec.channels), spec.height, spec.width), np.float32))  # warm-up; outputs checked now, not mid-run
 
     @property
     def provider_summary(self) -> str:
@@ -116,14 +117,25 @@ class Classifier:
                 raise InputError(where, f"{name} has shape {list(shape)} but the metadata says [N, {', '.join(map(str, tail))}]")
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (N, K) and attention (N, h, w) for a (N, C, H, W) batch."""
+        """Probabilities (N, K) and attention (N, h, w) for a (N, C, H, W) batch; InputError (naming the
+        model) for an output of the wrong shape or with NaN/infinite values, never a made-up label."""
         binding = self.session.io_binding()  # one per call: a session may serve several threads
         tensor = np.ascontiguousarray(batch, dtype=np.float32)
         binding.bind_ortvalue_input(self.card.input.name, ort.OrtValue.ortvalue_from_numpy(tensor, self.device, 0))
         for name in ("logits", "attention"):
             binding.bind_output(name, self.device, 0)
-        self.session.run_with_iobinding(binding)
+        try:
+            self.session.run_with_iobinding(binding)
+        except Exception as exc:  # ORT raises several types for a graph that fails on real input
+            raise InputError(self.path, f"model failed to run ({_first_line(exc)})") from None
         logits, attention = binding.copy_outputs_to_cpu()
+        n = len(batch)
+        for name, value, shape in (("logits", logits, (n, len(self.card.classes))),
+                                   ("attention", attention, (n, *self.card.attention_grid))):
+            if value.shape != shape:
+                raise InputError(self.path, f"model output {name} has shape {list(value.shape)}, expected {list(shape)}")
+            if not np.isfinite(value).all():
+                raise InputError(self.path, f"model output {name} holds NaN or infinite values")
         shifted = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(shifted)
         return probs / probs.sum(axis=1, keepdims=True), attention
@@ -142,3 +154,8 @@ class Classifier:
             attention_crop=attention_to_crop(att, model_input, spec),
             model_input=model_input,
         )
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__

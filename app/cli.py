@@ -2,17 +2,25 @@
 
 Each command lives in its own module exposing ``configure(parser)`` and ``main(args) -> int``; the
 modules are imported only when their command runs, so ``analyze`` never pulls in torch or Qt.
+Every failure ends in one line on stderr and a documented exit code (app.errors); the full traceback
+of anything unexpected goes to the log file (app.logs).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import signal
+import sqlite3
 import sys
+import threading
 
 from app import __version__
-from app.errors import InputError
-from app.native import silence_native_stderr
+from app.errors import EXIT_INTERNAL, EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, InputError, printable
+from app.logs import setup_logging
+
+log = logging.getLogger("epir.cli")
 
 # command name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,18 +38,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Terminated(Exception):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt, so ``finally`` blocks write what they hold."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="epir-live", description="EPIR Live: micro-expression analysis")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every log message (and native "
+                        "libraries' output) on the terminal; the log file always has them")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    verbose = False
+    while argv and argv[0] in ("-v", "--verbose"):
+        verbose, argv = True, argv[1:]
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
@@ -50,17 +71,38 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = argv[0]
     if name not in COMMANDS:
-        parser.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
-    silence_native_stderr()
-    module = importlib.import_module(COMMANDS[name][0])
+        parser.error(f"unknown command {printable(name)!r}; choose from {', '.join(COMMANDS)}")
     command_parser = argparse.ArgumentParser(prog=f"epir-live {name}", description=COMMANDS[name][1])
+    command_parser.add_argument("-v", "--verbose", action="store_true", help="show every log message on the terminal")
+    module = importlib.import_module(COMMANDS[name][0])
     module.configure(command_parser)
     args = command_parser.parse_args(argv[1:])
+    log_file = setup_logging(verbose or args.verbose)  # native output: main.py routes it (app.native)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return int(module.main(args) or 0)
-    except InputError as exc:
+    except InputError as exc:  # OutputError too: one line, its own exit code
+        log.debug("%s failed", name, exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except (OSError, sqlite3.Error) as exc:  # an output that cannot be written, found late
+        log.debug("%s failed", name, exc_info=True)
+        where = printable(getattr(exc, "filename", None) or "output")
+        print(f"error: {where}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_SIGINT
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_SIGTERM
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        log.error("%s failed", name, exc_info=True)
+        print(f"internal error: {type(exc).__name__}: {printable(exc)} (traceback in {log_file or 'the terminal'})",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+

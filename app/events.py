@@ -1,27 +1,19 @@
-"""Event records and the files ``analyze`` writes: events.json, events.csv and frames.csv.
-
-Files are written as results arrive (frames.csv and events.csv appended and flushed, events.json
-replaced atomically after each event), so an interrupted run keeps everything found so far.
-Field names are stable and documented in the README.
+"""Event and per-frame records, and the field names of the files ``analyze`` writes (events.json,
+events.csv, frames.csv; written by app.sinks.FolderSink). Field names are stable and documented in
+the README.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app import __version__
 from app.abstention import label_text
 from app.blendshapes import BLENDSHAPE_NAMES
 from app.evidence import Evidence, describe
-from app.private_files import open_private, private_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -116,59 +108,3 @@ class FrameRow:
 
 def _fmt(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.5f}"
-
-
-class ResultWriter:
-    """Writes the three output files of one analysis into ``out_dir`` as results arrive."""
-
-    def __init__(self, out_dir: str | Path, header: dict[str, Any], classes: tuple[str, ...] = ()):
-        self.out_dir = Path(out_dir)
-        private_dir(self.out_dir)  # readable by the user only, like every file written below
-        self.header = header
-        self.classes = classes
-        self.events: list[Event] = []
-        self._pending: deque[FrameRow] = deque()
-        self._frames_file = open_private(self.out_dir / "frames.csv", "w", newline="")
-        self._frames = csv.writer(self._frames_file)
-        self._frames.writerow(FRAME_CSV_FIELDS)
-        self._events_file = open_private(self.out_dir / "events.csv", "w", newline="")
-        self._events = csv.writer(self._events_file)
-        self._events.writerow(EVENT_CSV_FIELDS + [f"p_{c}" for c in classes])
-        self._write_json()
-
-    def add_frame(self, row: FrameRow, keep_pending: int) -> None:
-        """Queue a frame row until its spotting signal is known (at most ``keep_pending`` rows wait)."""
-        self._pending.append(row)
-        while len(self._pending) > keep_pending:
-            self._frames.writerow(self._pending.popleft().to_csv())
-
-    def add_signal(self, frame: int, value: float, threshold: float) -> None:
-        for row in self._pending:
-            if row.index == frame:
-                row.signal, row.threshold = value, threshold
-                break
-        while self._pending and self._pending[0].index <= frame:
-            self._frames.writerow(self._pending.popleft().to_csv())
-        self._frames_file.flush()
-
-    def add_event(self, event: Event) -> None:
-        self.events.append(event)
-        record = event.to_json()
-        self._events.writerow([record[f] if record[f] is not None else "" for f in EVENT_CSV_FIELDS]
-                              + [record["probabilities"].get(c, "") for c in self.classes])
-        self._events_file.flush()
-        self._write_json()
-
-    def close(self, summary: dict[str, Any] | None = None) -> None:
-        while self._pending:
-            self._frames.writerow(self._pending.popleft().to_csv())
-        self._frames_file.close()
-        self._events_file.close()
-        if summary is not None:
-            self.header = {**self.header, "summary": summary}
-        self._write_json()
-
-    def _write_json(self) -> None:
-        payload = {**self.header, "software": f"epir-live {__version__}", "classes": list(self.classes),
-                   "events": [e.to_json() for e in self.events]}
-        write_private(self.out_dir / "events.json", json.dumps(payload, indent=1))

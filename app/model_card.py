@@ -7,9 +7,12 @@ read by one piece of code. The runtime refuses a file whose metadata is missing 
 from __future__ import annotations
 
 import json
+import math
+import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app import strict_json
 from app.errors import InputError
 
 METADATA_PREFIX = "epir."
@@ -43,12 +46,27 @@ class InputSpec:
 
         return AlignmentTemplate(self.crop_size, self.eye_y, self.eye_distance)
 
+    @classmethod
+    def from_json(cls, values: dict[str, Any], where: str) -> "InputSpec":
+        """The ``input`` object of the metadata, every field type-checked against this dataclass."""
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(values) - set(hints))
+        problems = [f"unknown input field(s) {unknown}"] if unknown else []
+        for key, value in values.items():
+            kind = typing.get_origin(hints.get(key)) or hints.get(key)
+            if kind is not None and not _is(value, kind):
+                problems.append(f"input {key} must be {_TYPE_NAMES[kind]}, not {json.dumps(value)}")
+        if problems:
+            raise InputError(where, "model metadata: " + "; ".join(problems))
+        spec = cls(**{**values, **({"channels": tuple(values["channels"])} if "channels" in values else {})})
+        spec.validate(where)
+        return spec
+
     def validate(self, where: str) -> None:
-        problems = []
-        if not self.channels or any(c not in CHANNELS for c in self.channels):
+        problems = [f"input {key} {getattr(self, key)} is outside [{low:g}, {high:g}]"
+                    for key, (low, high) in INPUT_RANGES.items() if not low <= getattr(self, key) <= high]
+        if not self.channels or any(not isinstance(c, str) or c not in CHANNELS for c in self.channels):
             problems.append(f"input channels {list(self.channels)} not in {list(CHANNELS)}")
-        if self.height <= 0 or self.width <= 0:
-            problems.append(f"input size {self.height}x{self.width} is not positive")
         if self.flow_method not in FLOW_METHODS:
             problems.append(f"flow method {self.flow_method!r} not in {list(FLOW_METHODS)}")
         if self.normalisation not in NORMALISATIONS:
@@ -106,13 +124,13 @@ class ModelCard:
             "architecture": self.architecture,
             "caveats": list(self.caveats),
         }
-        return {METADATA_PREFIX + k: json.dumps(v) for k, v in values.items()}
+        return {METADATA_PREFIX + k: strict_json.dumps(v) for k, v in values.items()}
 
     @classmethod
     def from_metadata(cls, props: dict[str, str], where: str) -> "ModelCard":
-        """Parse and validate; raise InputError naming what is missing or wrong."""
-        required = ("contract", "name", "version", "classes", "input", "attention_grid")
-        missing = [k for k in required if METADATA_PREFIX + k not in props]
+        """Parse and validate completely (types, ranges, consistency); raise InputError naming what is
+        missing or wrong, so that nothing fails later in the middle of a run."""
+        missing = [k for k, (_, required) in CARD_FIELDS.items() if required and METADATA_PREFIX + k not in props]
         if missing:
             keys = ", ".join(METADATA_PREFIX + k for k in missing)
             raise InputError(where, f"not an EPIR Live model (metadata missing: {keys})")
@@ -122,28 +140,28 @@ class ModelCard:
                 continue
             try:
                 values[key[len(METADATA_PREFIX):]] = json.loads(raw)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, TypeError):
                 raise InputError(where, f"model metadata {key} is not valid JSON") from None
         if values["contract"] != CONTRACT_VERSION:
             raise InputError(where, f"model contract version {values['contract']} (this app reads {CONTRACT_VERSION})")
+        problems = [f"{METADATA_PREFIX}{k} must be {_TYPE_NAMES[kind]}, not {type(values[k]).__name__}"
+                    for k, (kind, _) in CARD_FIELDS.items() if k in values and not _is(values[k], kind)]
+        if problems:
+            raise InputError(where, "model metadata: " + "; ".join(problems))
         classes = values["classes"]
-        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
+        if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
             raise InputError(where, "model metadata: classes must be a list of at least two names")
         if len(set(classes)) != len(classes):
             raise InputError(where, "model metadata: class names are not unique")
-        try:
-            spec_values = dict(values["input"])
-            spec_values["channels"] = tuple(spec_values["channels"])
-            spec = InputSpec(**spec_values)
-            grid = tuple(int(x) for x in values["attention_grid"])
-        except (TypeError, KeyError, ValueError) as exc:
-            raise InputError(where, f"model metadata: malformed input/attention description ({exc})") from None
-        if len(grid) != 2 or min(grid) <= 0:
-            raise InputError(where, f"model metadata: attention grid {list(grid)} is not (h, w)")
-        spec.validate(where)
+        grid = values["attention_grid"]
+        if len(grid) != 2 or not all(_is(x, int) and 0 < x <= 1024 for x in grid):
+            raise InputError(where, f"model metadata: attention grid {grid} is not (h, w) of positive integers")
+        spec = InputSpec.from_json(values["input"], where)
+        if not all(isinstance(c, str) for c in values.get("caveats", ())):
+            raise InputError(where, "model metadata: caveats must be a list of strings")
         return cls(
-            name=str(values["name"]),
-            version=str(values["version"]),
+            name=values["name"],
+            version=values["version"],
             classes=tuple(classes),
             input=spec,
             attention_grid=(grid[0], grid[1]),
@@ -152,3 +170,29 @@ class ModelCard:
             architecture=dict(values.get("architecture", {})),
             caveats=tuple(values.get("caveats", ())),
         )
+
+
+# metadata key → (JSON type, required). Optional keys may be absent; present ones must have the type.
+CARD_FIELDS: dict[str, tuple[type, bool]] = {
+    "contract": (int, True), "name": (str, True), "version": (str, True), "classes": (list, True),
+    "input": (dict, True), "attention_grid": (list, True),
+    "training": (dict, False), "metrics": (dict, False), "architecture": (dict, False), "caveats": (list, False),
+}
+# InputSpec numbers: inclusive (low, high) bounds
+INPUT_RANGES: dict[str, tuple[float, float]] = {
+    "height": (4, 1024), "width": (4, 1024), "crop_size": (32, 2048),
+    "eye_y": (0.05, 0.95), "eye_distance": (0.05, 0.95), "flow_scale": (1e-6, 1e6),
+}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+               dict: "an object", tuple: "a list"}
+
+
+def _is(value: Any, kind: type) -> bool:
+    """JSON type check: bool is not a number; an integer is a number; numbers are finite."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    if kind is tuple:
+        return isinstance(value, list)
+    return isinstance(value, kind)

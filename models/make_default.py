@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from app import strict_json
 from app.cli import main as cli_main
 from models.synth.photos import PHOTO_NAMES
 
@@ -43,7 +44,7 @@ def stamp_card(path: Path, training: dict, metrics: dict) -> None:
     model = onnx.load(str(path))
     props = {p.key: p.value for p in model.metadata_props}
     for key, extra in (("training", training), ("metrics", metrics)):
-        props[METADATA_PREFIX + key] = json.dumps({**json.loads(props.get(METADATA_PREFIX + key, "{}")), **extra})
+        props[METADATA_PREFIX + key] = strict_json.dumps({**json.loads(props.get(METADATA_PREFIX + key, "{}")), **extra})
     del model.metadata_props[:]
     for key, value in props.items():
         model.metadata_props.add(key=key, value=value)
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds_this_call": round(time.perf_counter() - started, 1),
         "held_out_people": list(HELD_OUT),
     }
-    (DEFAULT_DIR / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (DEFAULT_DIR / "metrics.json").write_text(strict_json.dumps(metrics, indent=2) + "\n")
     print(f"{model}: LOSO by person UF1 {metrics['uf1']:.3f}, UAR {metrics['uar']:.3f}, accuracy "
           f"{metrics['accuracy']:.3f}; held-out people: spotting F1 {held_summary['spotting_f1']:.3f}, "
           f"UF1 {held_summary['uf1']:.3f} on {held_summary['matched_events']} matched events")

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from app import strict_json
 from app.errors import InputError
 
 KINDS = ("micro", "macro")
@@ -107,15 +110,29 @@ def _interval(record: dict, names: tuple[str, str], where: Path) -> Interval:
         raise InputError(where, f"not a frame number in {record}") from None
 
 
+def _load(path: Path) -> Any:
+    """A JSON file's value, or a CSV file's rows as dicts; InputError (one line) for a file that is
+    not UTF-8 text or not valid JSON/CSV."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            return json.loads(text)
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except UnicodeDecodeError:
+        raise InputError(path, "not a text file (not UTF-8: binary or another encoding)") from None
+    except (json.JSONDecodeError, csv.Error) as exc:
+        raise InputError(path, f"not valid {path.suffix.lstrip('.').upper() or 'CSV'} ({exc})") from None
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from None
+
+
 def read_events(path: Path) -> list[Interval]:
     """Spotted intervals from an ``analyze`` events file (fields onset_frame, offset_frame, kind)."""
     names = ("onset_frame", "offset_frame")
-    if path.suffix == ".json":
-        data = json.loads(path.read_text())
-        records = data.get("events", []) if isinstance(data, dict) else data
-    else:
-        with path.open(newline="") as handle:
-            records = list(csv.DictReader(handle))
+    data = _load(path)
+    records = data.get("events", []) if isinstance(data, dict) and path.suffix == ".json" else data
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise InputError(path, "not a list of events")
     return [_interval(r, names, path) for r in records]
 
 
@@ -150,12 +167,11 @@ def read_truth(truth: Path) -> dict[str, list[Interval]]:
     if not truth.is_file():
         raise InputError(truth, "not found")
     if truth.suffix == ".json":
-        data = json.loads(truth.read_text())
-        if not isinstance(data, dict) or "intervals" not in data:
+        data = _load(truth)
+        if not isinstance(data, dict) or not isinstance(data.get("intervals"), list):
             raise InputError(truth, "missing field 'intervals'")
         return {truth.stem: [_interval(r, names, truth) for r in data["intervals"]]}
-    with truth.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = _load(truth)
     if rows and "video" not in rows[0]:
         raise InputError(truth, "missing column 'video'")
     videos: dict[str, list[Interval]] = {}
@@ -194,5 +210,5 @@ def main(args: argparse.Namespace) -> int:
         print(f"{name:8} {c.tp:5d} {c.spotted - c.tp:5d} {c.truth - c.tp:5d} {c.precision:10.3f} {c.recall:8.3f} {c.f1:7.3f}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({k: v.as_dict() for k, v in result.items()}, indent=2))
+        args.out.write_text(strict_json.dumps({k: v.as_dict() for k, v in result.items()}, indent=2))
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from app import __version__
+from app import __version__, strict_json
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
 from models.datasets import LOADERS, load_dataset
@@ -151,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
               "loso_seconds": round(loso_seconds, 1)}
     plot_confusion(loso.confusion, data.classes,
                    f"{data.name} LOSO: UF1 {s.uf1:.3f}, UAR {s.uar:.3f}", args.out / "confusion.png")
-    (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
+    (args.out / "metrics.json").write_text(strict_json.dumps(report, indent=2))
 
     bar = tqdm(total=config.epochs, desc="final model (all subjects)")
     model = train_model(x, y, model_config, config, spec.channels, on_epoch=lambda e, loss: bar.update())
@@ -162,6 +162,6 @@ def main(args: argparse.Namespace) -> int:
     card = ModelCard("EPIR", __version__, data.classes, spec, model_config.grid, training, metrics, {}, caveats)
     export_onnx(model, card, args.out / "model.onnx")
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
+    (args.out / "metrics.json").write_text(strict_json.dumps(report, indent=2))
     print(f"wrote {args.out / 'metrics.json'}, confusion.png, final.pt, model.onnx ({report['wall_seconds']:.0f} s)")
     return 0

@@ -14,8 +14,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 @pytest.fixture(autouse=True)
 def private_session_library(tmp_path, monkeypatch):
-    """No test may write into the user's real session library."""
+    """No test may write into the user's real session library or log folder."""
     monkeypatch.setenv("EPIR_LIVE_LIBRARY", str(tmp_path / "library"))
+    monkeypatch.setenv("EPIR_LIVE_LOGS", str(tmp_path / "logs"))
 
 
 @pytest.fixture(scope="session")

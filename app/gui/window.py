@@ -10,7 +10,7 @@ frame the user scrubs or plays to; only what has already been analysed can be re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
@@ -38,6 +38,7 @@ from app.gui.video_view import VideoView
 from app.gui.workers import Task
 from app.errors import InputError
 from app.pipeline import PipelineOptions
+from app.sinks import run_header
 from app.sessions import Library, Marker
 from app.sessions.analysis import pipeline_settings
 from app.sources import SourceInfo, VideoSource, list_cameras
@@ -875,18 +876,11 @@ class MainWindow(QMainWindow):
         """Write the current results in the ``analyze`` format (events.json, events.csv, frames.csv)."""
         assert self.store is not None and self.source_info is not None
         info, c = self.source_info, self.classifier
-        header = {
-            "source": {"path": info.name, "kind": info.kind, "fps": info.fps, "width": info.width,
-                       "height": info.height},
-            "model": None if c is None else {
-                "name": c.card.name, "version": c.card.version, "path": str(c.path), "provider": c.provider_label,
-                "synthetic": c.card.synthetic, "caveat": c.card.honesty_note},
-            "spotting": asdict(self._options().spotting),
-        }
+        header = run_header(info, c, self._options().spotting)
         try:
             out = export_store(self.store, folder, header, c.card.classes if c else ())
-        except OSError as exc:
-            self._error("Export", f"{folder}: {exc.strerror or exc}")
+        except InputError as exc:  # OutputError: read-only, full disk, a file in the way, another export running
+            self._error("Export", str(exc))
             raise
         self.statusBar().showMessage(f"Exported {len(self.store.events)} events to {out}", 8000)
         return out

@@ -3,7 +3,7 @@
     library = Library()                          # $EPIR_LIVE_LIBRARY or the platform data folder
     with library.start_session("interview 3", source.info, settings, classifier) as recorder:
         for result in pipeline.run(source):
-            recorder.feed(result)                # events/markers committed at once, frames every 0.5 s
+            recorder.feed(result)                # events/markers committed at once, frames every 0.25 s
         recorder.add_marker(label="question 3 asked")
     session = library.load(recorder.session_id)
 

@@ -27,9 +27,10 @@ def passphrase(library: Path, confirm: bool = False) -> str | None:
     return first
 
 
-def open_library(path: Path | None, encrypt: str | None = None, warn: bool = True) -> Library:
+def open_library(path: Path | None, encrypt: str | None = None, warn: bool = True, create: bool = True) -> Library:
     """The library at ``path`` (default folder if None), unlocked; ``encrypt`` creates a new one encrypted
-    ("passphrase" or "keyring"); ``warn``: say when other users can read it."""
+    ("passphrase" or "keyring"); ``warn``: say when other users can read it; ``create=False``: refuse a
+    folder without a library instead of starting one."""
     path = Path(path).expanduser() if path is not None else default_library_dir()
     secret = None
     if crypto.is_encrypted(path):
@@ -37,7 +38,7 @@ def open_library(path: Path | None, encrypt: str | None = None, warn: bool = Tru
             secret = passphrase(path)
     elif encrypt == "passphrase":
         secret = passphrase(path, confirm=True)
-    library = Library(path, secret, encrypt)
+    library = Library(path, secret, encrypt, create)
     if warn:
         warn_exposed(library)
     return library

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import threading
 import time
 from functools import wraps
@@ -26,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from app import __version__
+from app import __version__, strict_json
 from app.classifier import Classifier
-from app.errors import InputError
+from app.errors import InputError, OutputError, printable
 from app.model_card import ModelCard
 from app.private_files import make_private, private_dir
 from app.sessions import crypto, liveness, privacy, store
@@ -36,6 +35,7 @@ from app.sessions.models import (Marker, ModelRecord, Note, Session, SessionInfo
                                  StoredEvent, event_from_json, utc)
 from app.sessions.recorder import Recorder
 from app.sources import SourceInfo
+from app.userdata import user_data_dir
 
 LIBRARY_ENV = "EPIR_LIVE_LIBRARY"
 ACTIVE = ("recording", "paused")
@@ -45,13 +45,7 @@ def default_library_dir() -> Path:
     """``$EPIR_LIVE_LIBRARY``, else the platform's per-user data folder + ``epir-live/library``."""
     if os.environ.get(LIBRARY_ENV):
         return Path(os.environ[LIBRARY_ENV]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "epir-live" / "library"
+    return user_data_dir() / "library"
 
 
 def _locked(method):
@@ -73,20 +67,43 @@ class Library:
     An encrypted library opens with its passphrase (or a key unlocked earlier in this process, or the
     OS keyring); ``encrypt`` ("passphrase" or "keyring") creates a new library encrypted. ``exposed``
     lists what other users of the computer can read (``make_private`` fixes it).
+    ``create=False`` refuses a folder that holds no library instead of starting an empty one. Where the
+    library cannot be written (a read-only disk or folder) it opens read-only: listing, loading and
+    reports work, changes raise OutputError. Nothing is written before every check has passed.
     Thread-safe: every method holds the library's lock while it uses the connection.
     """
 
-    def __init__(self, path: str | Path | None = None, passphrase: str | None = None, encrypt: str | None = None):
+    def __init__(self, path: str | Path | None = None, passphrase: str | None = None, encrypt: str | None = None,
+                 create: bool = True):
         self.path = Path(path).expanduser() if path is not None else default_library_dir()
-        if self.path.exists() and not self.path.is_dir():
-            raise InputError(self.path, "not a folder (a session library is a folder)")
         self.db_path = self.path / store.DB_NAME
         self._lock = threading.RLock()
-        privacy.settle_conversion(self.path)
+        _check_folder(self.path)
+        exists = self.db_path.exists() and self.db_path.stat().st_size > 0
+        if not create and not exists:
+            raise InputError(self.path, f"no session library here ({store.DB_NAME} not found)")
+        self.read_only = not _writable(self.path, self.db_path)
+        if self.read_only and not exists:
+            raise OutputError(self.path, "cannot create a session library here (read-only or permission denied)")
+        if not self.read_only:
+            privacy.settle_conversion(self.path)
         self.key = self._key(passphrase, encrypt)
-        self._conn = store.connect(self.db_path, self.key)
+        if self.read_only:
+            self._conn = store.connect_read_only(self.db_path, self.key)
+        else:
+            self._conn = store.connect(self.db_path, self.key)
         self.exposed = privacy.exposed(self.path)
-        self.mark_interrupted()
+        if not self.read_only:
+            self.mark_interrupted()
+
+    @staticmethod
+    def check(path: str | Path) -> None:
+        """InputError (OutputError where it cannot be written) for a folder that cannot take a library's
+        new sessions, found without writing anything; its database is inspected when it is opened."""
+        path = Path(path).expanduser()
+        _check_folder(path)
+        if not _writable(path, path / store.DB_NAME):
+            raise OutputError(path, "the session library cannot be written (read-only or permission denied)")
 
     def _key(self, passphrase: str | None, encrypt: str | None) -> bytes | None:
         if crypto.is_encrypted(self.path):
@@ -116,6 +133,7 @@ class Library:
     def encrypt(self, store_kind: str = "passphrase", passphrase: str | None = None) -> int:
         """Encrypt this plain library in place (crash-safe, see privacy.py); returns the files encrypted.
         Refused while a session is being recorded."""
+        self._writing()
         if self.key is not None:
             raise InputError(self.path, "the library is already encrypted")
         self.mark_interrupted()
@@ -164,7 +182,8 @@ class Library:
                       classifier: Classifier | None = None, pictures: bool = True) -> Recorder:
         """Create a session (status ``recording``) and its folder; feed the returned Recorder.
         ``pictures=False`` stores no face pictures (a de-identified session)."""
-        model = None if classifier is None else (json.dumps(classifier.card.to_metadata()), str(classifier.path),
+        self._writing()
+        model = None if classifier is None else (strict_json.dumps(classifier.card.to_metadata()), str(classifier.path),
                                                   _sha256(classifier.path), classifier.provider_label)
         now = time.time()
         with store.transaction(self._conn):
@@ -173,7 +192,7 @@ class Library:
                 "settings, model_card, model_path, model_sha256, model_provider, software, writer_host, "
                 "writer_token, heartbeat_at) VALUES (?, ?, 'recording', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (label.strip(), now, source.kind, source.name, source.fps, source.width, source.height,
-                 json.dumps(settings or {}), *(model or (None,) * 4), f"epir-live {__version__}",
+                 strict_json.dumps(settings or {}), *(model or (None,) * 4), f"epir-live {__version__}",
                  liveness.host(), liveness.process_token(), now))
         session_id = int(cursor.lastrowid)
         folder = private_dir(self.session_dir(session_id))
@@ -200,7 +219,8 @@ class Library:
                  until: datetime | date | None = None) -> list[SessionInfo]:
         """Sessions, newest first; ``search`` matches the label (case-insensitive substring);
         ``since``/``until`` bound the start time (a date covers its whole local day)."""
-        self.mark_interrupted()
+        if not self.read_only:
+            self.mark_interrupted()
         where, params = [], []
         if search:
             where.append("label LIKE ? ESCAPE '\\'")
@@ -320,6 +340,7 @@ class Library:
     @_locked
     def delete(self, session_id: int) -> None:
         """Remove a session's rows and its folder. A session still being recorded is refused."""
+        self._writing()
         self.mark_interrupted()
         info = self.info(session_id)
         if info.status in ACTIVE:
@@ -350,21 +371,37 @@ class Library:
             self.delete(info.id)
         return gone
 
+    def _writing(self) -> None:
+        if self.read_only:
+            raise OutputError(self.path, "the session library is read-only here; nothing was changed")
+
     # --- rows → records --------------------------------------------------------------------------
 
     def _info(self, row: sqlite3.Row) -> SessionInfo:
-        model = None
-        if row["model_card"]:
-            card = ModelCard.from_metadata(json.loads(row["model_card"]), row["model_path"] or "stored model card")
-            model = ModelRecord(card, row["model_path"], row["model_sha256"], row["model_provider"])
+        """A row as a record; a row whose stored model card or settings cannot be read is returned with
+        ``problem`` set (and no model/settings) so that one damaged row does not hide the others."""
+        model, settings, problem = None, {}, None
+        try:
+            settings = json.loads(row["settings"])
+            if not isinstance(settings, dict):
+                raise ValueError("settings are not a JSON object")
+            if row["model_card"]:
+                props = json.loads(row["model_card"])
+                if not isinstance(props, dict):
+                    raise ValueError("model card is not a JSON object")
+                card = ModelCard.from_metadata(props, "stored model card")
+                model = ModelRecord(card, row["model_path"], row["model_sha256"], row["model_provider"])
+        except (InputError, ValueError, TypeError) as exc:
+            problem = printable(exc)
         folder = self.session_dir(row["id"])
         return SessionInfo(
             id=row["id"], label=row["label"], started_at=utc(row["started_at"]),
             ended_at=utc(row["ended_at"]) if row["ended_at"] is not None else None, status=row["status"],
             source=SourceRecord(row["source_kind"], row["source_name"], row["fps"], row["width"], row["height"]),
-            settings=json.loads(row["settings"]), model=model, software=row["software"], folder=folder,
+            settings=settings, model=model, software=row["software"], folder=folder,
             video_path=folder / row["video_path"] if row["video_path"] else None,
             event_count=row["event_count"], marker_count=row["marker_count"], last_timestamp=row["last_timestamp"],
+            problem=problem,
         )
 
 
@@ -385,6 +422,24 @@ def _epoch(value: datetime | date, end: bool) -> float:
         day = datetime(value.year, value.month, value.day)
         return day.timestamp() + (86400.0 if end else 0.0)
     return value.timestamp()
+
+
+def _check_folder(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise InputError(path, "not a folder (a session library is a folder)")
+    existing = path
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(path, f"{printable(existing)} is a file, not a folder")
+
+
+def _writable(folder: Path, db: Path) -> bool:
+    """Can the library (its folder, or the nearest existing parent) and its database file be written?"""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    return os.access(existing, os.W_OK | os.X_OK) and (not db.exists() or os.access(db, os.W_OK))
 
 
 def _sha256(path: Path) -> str:

@@ -61,6 +61,7 @@ class SessionInfo:
     event_count: int
     marker_count: int
     last_timestamp: float | None  # source-clock time of the last stored frame
+    problem: str | None = None  # why the stored row could not be read completely (a damaged row)
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ own (a new source or pipeline after the pause), so nothing recorded before is ov
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,14 +18,16 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from app import strict_json
 from app.events import Event, FrameRow
-from app.pipeline import EventResult, FrameResult, Result
+from app.pipeline import EventResult
 from app.sessions import store
 from app.sessions.models import Marker, Note, utc
 from app.sessions.pictures import event_pictures
+from app.sinks import ResultSink
 from app.spotting import SpotSample
 
-FLUSH_S = 0.5  # per-frame rows wait at most this long before they are committed
+FLUSH_S = 0.25  # per-frame rows are committed this often: a killed process loses under half a second
 
 _FRAME_SQL = """INSERT INTO frames (session_id, frame, timestamp, confidence, success, pose_rx, pose_ry, pose_rz, ear)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, frame) DO UPDATE SET timestamp = excluded.timestamp,
@@ -36,8 +37,8 @@ _SIGNAL_SQL = """INSERT INTO frames (session_id, frame, timestamp, signal, thres
     ON CONFLICT (session_id, frame) DO UPDATE SET signal = excluded.signal, threshold = excluded.threshold"""
 
 
-class Recorder:
-    """Writes one session. Thread-safe: the analysis thread feeds results, the UI thread adds markers.
+class Recorder(ResultSink):
+    """Writes one session, as a result sink. Thread-safe: the analysis thread feeds results, the UI thread adds markers.
 
     Use as a context manager (or call ``finish``): leaving normally finishes the session, leaving by an
     exception marks it ``interrupted``.
@@ -63,25 +64,11 @@ class Recorder:
         self._flusher = threading.Thread(target=self._flush_loop, name=f"epir-session-{session_id}", daemon=True)
         self._flusher.start()
 
-    def __enter__(self) -> "Recorder":
-        return self
+    def close(self, summary: dict | None = None, complete: bool = True) -> None:
+        """The sink's end: the session is finished, or interrupted when the run was."""
+        self.finish("finished" if complete else "interrupted")
 
-    def __exit__(self, exc_type, *exc) -> None:
-        self.finish("interrupted" if exc_type is not None else "finished")
-
-    # --- the pipeline's results ------------------------------------------------------------------
-
-    def feed(self, result: Result) -> None:
-        """Record any pipeline result (dispatches to on_frame / on_signal / on_event)."""
-        if isinstance(result, FrameResult):
-            self.on_frame(result)
-        elif isinstance(result, SpotSample):
-            self.on_signal(result)
-        elif isinstance(result, EventResult):
-            self.on_event(result)
-
-    def on_frame(self, result: FrameResult) -> None:
-        self.add_frame(result.row())
+    # --- the pipeline's results (``feed`` dispatches to these) -----------------------------------
 
     def add_frame(self, row: FrameRow) -> None:
         with self._lock:
@@ -97,15 +84,15 @@ class Recorder:
             self._frames.append((self.session_id, index, timestamp, row.confidence, int(row.success), *pose, row.ear))
             self._last = (index, timestamp)
 
-    def on_signal(self, sample: SpotSample) -> None:
+    def add_signal(self, sample: SpotSample) -> None:
         with self._lock:
             if self.status != "recording":
                 return
             index, timestamp = self._shift(sample.frame, sample.timestamp)
             self._signals.append((self.session_id, index, timestamp, sample.value, sample.threshold))
 
-    def on_event(self, result: EventResult) -> Event:
-        return self.add_event(result.event, *(event_pictures(result) if self.pictures else (None, None)))
+    def add_event_result(self, result: EventResult) -> None:
+        self.add_event(result.event, *(event_pictures(result) if self.pictures else (None, None)))
 
     def add_event(self, event: Event, onset_png: bytes | None = None, attention_png: bytes | None = None) -> Event:
         """Commit an event now (with the pending frames); returns it as stored (session numbering)."""
@@ -120,7 +107,7 @@ class Recorder:
             with self._transaction():
                 self._conn.execute(
                     "INSERT INTO events (session_id, event_id, apex_s, label, record) VALUES (?, ?, ?, ?, ?)",
-                    (self.session_id, stored.event_id, stored.apex_time, stored.label, json.dumps(stored.to_json())))
+                    (self.session_id, stored.event_id, stored.apex_time, stored.label, strict_json.dumps(stored.to_json())))
                 if onset_png is not None or attention_png is not None:
                     self._conn.execute("INSERT INTO event_images VALUES (?, ?, ?, ?)",
                                        (self.session_id, stored.event_id, onset_png, attention_png))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from app import __version__
 from app.abstention import percent
-from app.errors import InputError
+from app.errors import InputError, OutputError, output_error, printable
 from app.labels import label_hex
 from app.private_files import make_private, private_dir, write_private
 from app.sessions.models import Session
@@ -81,14 +81,15 @@ def timeline_png(session: Session, width_in: float = 11.0) -> bytes:
         user = m.kind == "user"
         ax.axvline(m.t, color="#0a7" if user else "#999", lw=1.0, ls="-" if user else ":")
         if user and m.label:
-            ax.text(m.t, 0.97, f" {m.label}", transform=ax.get_xaxis_transform(), fontsize=7, va="top", color="#075")
+            ax.text(m.t, 0.97, f" {_plain(m.label)}", transform=ax.get_xaxis_transform(), fontsize=7, va="top",
+                    color="#075")
     ax.set_xlabel("time (s, source clock)")
     ax.set_ylabel("regional motion (px)")
     if len(sig):
         ax.set_xlim(float(sig.timestamp[0]), float(sig.timestamp[-1]))
     handles, _ = ax.get_legend_handles_labels()
     used = {e.label or UNLABELLED for e in events}
-    handles += [Patch(color=c, alpha=0.35, label=n) for n, c in colours.items() if n in used]
+    handles += [Patch(color=c, alpha=0.35, label=_plain(n)) for n, c in colours.items() if n in used]
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=8, frameon=False)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -203,14 +204,36 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
     return "\n".join(parts)
 
 
+def check_report_path(out: Path) -> None:
+    """OutputError for a report path that cannot be written (a folder, under a file, read-only), found
+    without writing anything."""
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(out, "is a folder; give the report's file name (.html or .pdf)")
+    existing = out.parent
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(out, f"{printable(existing)} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise OutputError(out, "cannot be written (read-only or permission denied)")
+
+
 def write_report(session: Session, out: Path, faces: bool = True) -> Path:
     """Write ``out`` (0600: readable by its owner only) as HTML, or as PDF when it ends in ``.pdf``
-    (InputError if no converter is installed); ``faces=False``: the de-identified report."""
+    (InputError if no converter is installed); ``faces=False``: the de-identified report. The file is
+    replaced atomically: a failed write leaves the earlier report and no temporary file."""
     out = Path(out)
-    private_dir(out.parent)
+    check_report_path(out)
     text = render_html(session, faces=faces)
     if out.suffix.lower() != ".pdf":
-        return write_private(out, text)
+        try:
+            private_dir(out.parent)
+            return write_private(out, text)
+        except OSError as exc:
+            out.with_name(out.name + ".tmp").unlink(missing_ok=True)
+            raise output_error(out, exc) from None
+    private_dir(out.parent)
     with tempfile.TemporaryDirectory() as work:  # 0700: the converter's output is private before it moves
         page = write_private(Path(work) / f"{out.stem}.html", text)
         made = Path(work) / out.name
@@ -295,6 +318,11 @@ def _caveats(card) -> list[str]:
         if not any(len(w & words(k)) >= 0.7 * min(len(w), len(words(k))) for k in kept):
             kept.append(caveat)
     return kept
+
+
+def _plain(text: str) -> str:
+    """User text for a matplotlib label: ``$`` escaped (it would start mathtext), control characters shown."""
+    return printable(text).replace("$", r"\$")
 
 
 def _thumb(png: bytes | None, alt: str) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from app.errors import printable
 from app.sessions.cli_access import open_library
 from app.sessions.library import LIBRARY_ENV
-from app.sessions.report import write_report
+from app.sessions.report import check_report_path, write_report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +22,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    with open_library(args.library) as library:
+    """The library is only read (a read-only one works; a missing one is refused, never created)."""
+    check_report_path(args.out)
+    with open_library(args.library, create=False) as library:
         info = library.find(args.session)
         session = library.load(info.id)
+    if info.problem:
+        print(f"warning: session {info.id}: stored record damaged ({info.problem}); the report shows the rest",
+              file=sys.stderr)
     out = write_report(session, args.out, faces=not args.no_faces)
     kind = "de-identified report" if args.no_faces else "report"
-    print(f"session {info.id} ({info.label or 'no label'}): {len(session.events)} events, "
-          f"{sum(m.kind == 'user' for m in session.markers)} markers; {kind} written to {out}")
+    print(f"session {info.id} ({printable(info.label) or 'no label'}): {len(session.events)} events, "
+          f"{sum(m.kind == 'user' for m in session.markers)} markers; {kind} written to {printable(out)}")
     return 0

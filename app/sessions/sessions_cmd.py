@@ -7,6 +7,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
+from app.errors import printable
 from app.sessions.cli_access import KEY_STORES, open_library, passphrase
 from app.sessions import crypto, store
 from app.sessions.crypto import PASSPHRASE_ENV
@@ -35,7 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     create = _new_encrypted(args)
     with open_library(args.library, create, warn=not args.fix_permissions) as library:
-        print(f"library: {library.path}" + ("  (encrypted)" if library.encrypted else ""))
+        print(f"library: {printable(library.path)}" + ("  (encrypted)" if library.encrypted else "")
+              + ("  (read-only)" if library.read_only else ""))
         if args.fix_permissions:
             print(f"made private: {library.make_private()} files or folders changed")
         if create:
@@ -49,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
         if args.delete:
             info = library.find(args.delete)
             library.delete(info.id)
-            print(f"deleted session {info.id} ({info.label or 'no label'}) and its folder")
+            print(f"deleted session {info.id} ({printable(info.label) or 'no label'}) and its folder")
             return 0
         if args.purge_older_than is not None:
             if args.dry_run:
@@ -80,7 +82,8 @@ def _table(sessions: list[SessionInfo], title: str | None) -> None:
         print("no sessions")
         return
     print(f"{'id':>4}  {'started':<16}  {'status':<11}  {'events':>6}  {'markers':>7}  {'span s':>7}  label")
-    for s in sessions:
+    for s in sessions:  # labels escaped: a label cannot clear the screen or fake rows; damaged rows listed
         span = f"{s.last_timestamp:.1f}" if s.last_timestamp is not None else "-"
-        print(f"{s.id:>4}  {s.started_at.astimezone():%Y-%m-%d %H:%M}  {s.status:<11}  {s.event_count:>6}  "
-              f"{s.marker_count:>7}  {span:>7}  {s.label}")
+        status = "damaged" if s.problem else s.status
+        print(f"{s.id:>4}  {s.started_at.astimezone():%Y-%m-%d %H:%M}  {status:<11}  {s.event_count:>6}  "
+              f"{s.marker_count:>7}  {span:>7}  {printable(s.label)}" + (f"  ({s.problem})" if s.problem else ""))

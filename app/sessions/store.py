@@ -9,6 +9,7 @@ keeps every commit across a killed process (only a power cut can lose the last t
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,6 +160,34 @@ def connect(db: Path, key: bytes | None = None) -> sqlite3.Connection:
     if version < SCHEMA_VERSION:
         migrate(conn, version)
     return conn
+
+
+def connect_read_only(db: Path, key: bytes | None = None) -> sqlite3.Connection:
+    """A read-only connection to a library file that cannot be written (read-only disk or file).
+
+    Where SQLite cannot even create the WAL index beside it, the file is read as immutable: the last
+    commits of a writer that was killed (still in its -wal file) are then not seen, and a warning says so.
+    """
+    inspect(db, key)
+    uri = db.resolve().as_uri()
+    for extra in ("", "&immutable=1"):
+        target = f"{uri}?mode=ro{extra}"
+        if key is None:
+            conn = sqlite3.connect(target, uri=True, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+        else:
+            conn = crypto.connect_encrypted(target, key, uri=True, check_same_thread=False)
+            conn.row_factory = crypto.sqlcipher().Row
+        try:
+            conn.execute("SELECT count(*) FROM sessions").fetchone()
+        except database_errors():
+            conn.close()
+            continue
+        if extra and Path(f"{db}-wal").exists():
+            logging.getLogger("epir.sessions").warning(
+                "warning: %s: read-only; changes still in its -wal file cannot be read", db)
+        return conn
+    raise InputError(db, "cannot be read (read-only and its WAL index cannot be opened)")
 
 
 def open_connection(db: Path, key: bytes | None = None) -> sqlite3.Connection:

@@ -9,7 +9,6 @@ videos stream to disk without holding every frame in memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app import strict_json
 from models.synth.aus import BLINK, face_frame, parse_code
 from models.synth.canvas import CLIP_LAYOUT, FaceCanvas, face_canvas
 from models.synth.distractors import Distractor, apex_s, au_intensities, draw_hand, hand_path, head_offsets, skin_colour
@@ -79,7 +79,7 @@ class SequenceTruth:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        Path(path).write_text(strict_json.dumps(self.to_json(), indent=1) + "\n")
 
 
 @dataclass(frozen=True)
