@@ -52,5 +52,5 @@ class OutputError(InputError):
 
 def output_error(path: object, exc: OSError) -> OutputError:
     """An OSError while writing ``path`` as one line (e.g. ``out/frames.csv: No space left on device``)."""
-    where = exc.filename if exc.filename is not None else path
+    where = exc.filename if isinstance(exc.filename, (str, bytes, os.PathLike)) else path
     return OutputError(where, exc.strerror or str(exc) or type(exc).__name__)

@@ -131,14 +131,9 @@ class FolderSink(ResultSink):
         except OSError as exc:
             raise output_error(self.out_dir, exc) from None
         try:
-            self._frames_file = open_private(self.work / "frames.csv", "w", newline="", encoding="utf-8")
-            self._frames = csv.writer(self._frames_file)
-            self._frames.writerow(FRAME_CSV_FIELDS)
-            self._signals_file = open_private(self.work / _SIGNALS, "w", newline="", encoding="utf-8")
-            self._signals = csv.writer(self._signals_file)
-            self._events_file = open_private(self.work / "events.csv", "w", newline="", encoding="utf-8")
-            self._events = csv.writer(self._events_file)
-            self._events.writerow(EVENT_CSV_FIELDS + [f"p_{c}" for c in self.classes])
+            self._frames = _CsvFile(self.work / "frames.csv", FRAME_CSV_FIELDS)
+            self._signals = _CsvFile(self.work / _SIGNALS, None)
+            self._events = _CsvFile(self.work / "events.csv", EVENT_CSV_FIELDS + [f"p_{c}" for c in self.classes])
             self._write_json()
         except OSError as exc:
             shutil.rmtree(self.work, ignore_errors=True)  # nothing written yet: no partial folder to keep
@@ -147,17 +142,16 @@ class FolderSink(ResultSink):
     # --- the sink ---------------------------------------------------------------------------------
 
     def add_frame(self, row: FrameRow) -> None:
-        self._write(self._frames_file, self._frames, row.to_csv())
+        self._frames.write(row.to_csv())
 
     def add_signal(self, sample: SpotSample) -> None:
-        self._write(self._signals_file, self._signals, [sample.frame + 1, sample.value, sample.threshold])
+        self._signals.write([sample.frame + 1, sample.value, sample.threshold])
 
     def add_event(self, event: Event) -> None:
         self.events.append(event)
         record = strict_json.finite(event.to_json())
-        self._write(self._events_file, self._events,
-                    [record[f] if record[f] is not None else "" for f in EVENT_CSV_FIELDS]
-                    + [_blank(record["probabilities"].get(c)) for c in self.classes])
+        self._events.write([record[f] if record[f] is not None else "" for f in EVENT_CSV_FIELDS]
+                           + [_blank(record["probabilities"].get(c)) for c in self.classes])
         self._write_json()
 
     def close(self, summary: dict[str, Any] | None = None, complete: bool = True) -> None:
@@ -167,8 +161,8 @@ class FolderSink(ResultSink):
         self.closed = True
         self.header = {**self.header, "summary": {"complete": complete, **(summary or {})}}
         try:
-            for handle in (self._frames_file, self._signals_file, self._events_file):
-                handle.close()
+            for table in (self._frames, self._signals, self._events):
+                table.close()
             self._join_signals()
             self._write_json()
             if complete:
@@ -212,13 +206,6 @@ class FolderSink(ResultSink):
             return work
         raise OutputError(work, "cannot be claimed (another run keeps creating it)")
 
-    def _write(self, handle, writer, row: list[Any]) -> None:
-        try:
-            writer.writerow(row)
-            handle.flush()
-        except OSError as exc:
-            raise output_error(handle.name, exc) from None
-
     def _write_json(self) -> None:
         payload = {**self.header, "software": f"epir-live {__version__}", "classes": list(self.classes),
                    "events": [e.to_json() for e in self.events]}
@@ -246,6 +233,30 @@ class FolderSink(ResultSink):
                     out.writerow(row)
             os.replace(joined, frames_path)
         signals_path.unlink()
+
+
+class _CsvFile:
+    """One CSV file of the run (0600), every row flushed as it is written; errors name the file."""
+
+    def __init__(self, path: Path, header: list[str] | None):
+        self.path = path
+        self._file = open_private(path, "w", newline="", encoding="utf-8")
+        self._csv = csv.writer(self._file)
+        if header is not None:
+            self.write(header)
+
+    def write(self, row: list[Any]) -> None:
+        try:
+            self._csv.writerow(row)
+            self._file.flush()
+        except OSError as exc:
+            raise output_error(self.path, exc) from None
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise output_error(self.path, exc) from None
 
 
 def _blank(value: Any) -> Any:
