@@ -1,8 +1,9 @@
 """The live writer of one session: fed by the pipeline's consumer, it commits as things happen.
 
 Events and markers are committed the moment they arrive. Per-frame rows (face, pose, spotting signal)
-are batched and committed by a small flusher thread at least every FLUSH_S, so a killed process (even
-SIGKILL) loses at most the last half second of frames and nothing else.
+are batched and committed by a small flusher thread every FLUSH_S (and by the feeding thread when the
+flusher falls behind on a loaded machine), so a killed process (even SIGKILL) loses at most the last half
+second of frames and nothing else.
 
 Pausing stops recording (results fed while paused are ignored) and leaves a ``pause`` marker; after
 ``resume`` the recorder continues the session's frame numbering and clock if the feed restarted its
@@ -59,6 +60,7 @@ class Recorder(ResultSink):
         self._last: tuple[int, float] | None = None  # newest recorded frame (index, timestamp), session numbering
         self._offset: tuple[int, float] = (0, 0.0)  # added to the feed's frame index and timestamp
         self._rebase = False
+        self._committed_at = time.monotonic()
         self._error: Exception | None = None  # a database error of the flusher
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name=f"epir-session-{session_id}", daemon=True)
@@ -83,6 +85,8 @@ class Recorder(ResultSink):
             pose = row.pose or (None, None, None)
             self._frames.append((self.session_id, index, timestamp, row.confidence, int(row.success), *pose, row.ear))
             self._last = (index, timestamp)
+            if time.monotonic() - self._committed_at >= FLUSH_S:  # the flusher is late (a loaded machine)
+                self.flush()
 
     def add_signal(self, sample: SpotSample) -> None:
         with self._lock:
@@ -194,6 +198,7 @@ class Recorder(ResultSink):
             yield
         self._frames.clear()
         self._signals.clear()
+        self._committed_at = time.monotonic()
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_S):
