@@ -12,6 +12,7 @@ Python's own ``sys.stderr`` keeps writing to the terminal through a duplicate of
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -42,8 +43,8 @@ for line in sys.stdin.buffer:
 def filter_native_stderr(log_file: Path | None, verbose: bool = False) -> None:
     """Route descriptor 2 through the filter (POSIX, when stderr is a real file and not already routed).
     Called once, by the process's entry point (main.py), never from library code or tests."""
-    if os.environ.get(NATIVE_LOGS_ENV) == "1" or os.name != "posix" or getattr(sys.stderr, "_epir_native", False):
-        return
+    if os.environ.get(NATIVE_LOGS_ENV) == "1" or os.name != "posix" or sys.stderr is not sys.__stderr__:
+        return  # debugging, not POSIX, already routed, or stderr is someone else's (a test runner capturing it)
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # stderr is not a real file: nothing reaches it natively
@@ -58,14 +59,14 @@ def filter_native_stderr(log_file: Path | None, verbose: bool = False) -> None:
         return
     os.dup2(child.stdin.fileno(), fd)
     python_side = os.fdopen(terminal, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
-    python_side._epir_native = True  # type: ignore[attr-defined]
     sys.stderr = python_side
 
     def drain() -> None:  # at exit: end the pipe (restore descriptor 2) and let the filter write what is left
         try:
             os.dup2(terminal, fd)
         except OSError:  # the terminal side is already closed: closing our pipe end is all that is left
-            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
         child.stdin.close()
         try:
             child.wait(timeout=2.0)
