@@ -20,7 +20,7 @@ $(VENV)/.runtime-ok: pyproject.toml | $(PY)
 
 $(VENV)/.dev-ok: pyproject.toml Makefile | $(PY)
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[gui,train,test,privacy]"
+	$(PY) -m pip install --quiet -e ".[gui,train,test,privacy,cluster]"
 	touch $@ $(VENV)/.runtime-ok
 
 setup: $(VENV)/.runtime-ok

@@ -8,6 +8,7 @@ import math
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,32 +33,42 @@ log = logging.getLogger("epir.analyze")
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="video file or folder of numbered frames")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created); results are moved in when the run completes")
-    parser.add_argument("--model", type=Path, help=f"EPIR ONNX model (default: {DEFAULT_MODEL.name} when installed)")
-    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto", help="ONNX Runtime execution provider")
-    parser.add_argument("--flow", choices=FLOW_METHODS, help="flow method for classification (default: the model's)")
-    parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30; a video file uses its own)")
-    parser.add_argument("--sensitivity", type=float, default=SpottingOptions.sensitivity,
-                        help="spotting threshold in robust standard deviations above baseline")
-    parser.add_argument("--library", type=Path, help="also save the analysis as a session in this library folder")
+    add_analysis_options(parser)
+    add_library_options(parser)
     parser.add_argument("--label", help="the session's label in the library (default: the file name)")
-    parser.add_argument("--encrypt", action="store_true", help="create the --library encrypted (passphrase from "
-                        "$EPIR_LIVE_PASSPHRASE or a prompt)")
-    parser.add_argument("--key-store", choices=KEY_STORES, default="passphrase",
-                        help="with --encrypt: derive the key from a passphrase, or keep a random key in the OS keyring")
-    parser.add_argument("--no-faces", action="store_true", help="de-identified: the library session keeps no face "
-                        "pictures or attention overlays (the output files never hold any)")
     parser.add_argument("--live", action="store_true",
                         help="play the input at its own pace, as a camera delivers it (the app's demo mode, "
                              "headless); the summary then reports dropped frames, latency and label delay")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def load_classifier(model: Path | None, provider: str) -> Classifier | None:
+def add_library_options(parser: argparse.ArgumentParser) -> None:
+    """Where analyses are also saved as sessions (``batch`` takes the same ones)."""
+    parser.add_argument("--library", type=Path, help="also save the analysis as a session in this library folder")
+    parser.add_argument("--encrypt", action="store_true", help="create the --library encrypted (passphrase from "
+                        "$EPIR_LIVE_PASSPHRASE or a prompt)")
+    parser.add_argument("--key-store", choices=KEY_STORES, default="passphrase",
+                        help="with --encrypt: derive the key from a passphrase, or keep a random key in the OS keyring")
+    parser.add_argument("--no-faces", action="store_true", help="de-identified: the library session keeps no face "
+                        "pictures or attention overlays (the output files never hold any)")
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    """The options that change what an analysis finds (``batch`` takes the same ones)."""
+    parser.add_argument("--model", type=Path, help=f"EPIR ONNX model (default: {DEFAULT_MODEL.name} when installed)")
+    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto", help="ONNX Runtime execution provider")
+    parser.add_argument("--flow", choices=FLOW_METHODS, help="flow method for classification (default: the model's)")
+    parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30; a video file uses its own)")
+    parser.add_argument("--sensitivity", type=float, default=SpottingOptions.sensitivity,
+                        help="spotting threshold in robust standard deviations above baseline")
+
+
+def load_classifier(model: Path | None, provider: str, threads: int | None = None) -> Classifier | None:
     """The requested model, else the shipped default, else None (spotting only)."""
     if model is not None:
-        return Classifier(model, provider)
+        return Classifier(model, provider, threads)
     if DEFAULT_MODEL.is_file():
-        return Classifier(DEFAULT_MODEL, provider)
+        return Classifier(DEFAULT_MODEL, provider, threads)
     return None
 
 
@@ -89,24 +100,41 @@ def check_spottable(info: SourceInfo, spotting: SpottingOptions) -> None:
 def main(args: argparse.Namespace) -> int:
     """Every input and output is checked before anything is written; results go to OUT/partial/ and
     are moved into OUT when the run completes (see FolderSink)."""
-    if (args.encrypt or args.no_faces) and not args.library:
-        raise InputError("--encrypt" if args.encrypt else "--no-faces", "applies to the session saved with --library")
+    check_library_options(args)
     check_options(args)
     check_output_folder(args.out)
+    open_checked_library(args)
+    analyze(args, load_classifier(args.model, args.provider))
+    return 0
+
+
+def check_library_options(args: argparse.Namespace) -> None:
+    if (args.encrypt or args.no_faces) and not args.library:
+        raise InputError("--encrypt" if args.encrypt else "--no-faces", "applies to the session saved with --library")
+
+
+def open_checked_library(args: argparse.Namespace) -> None:
+    """The --library checked, then opened (created, encrypted with --encrypt): a foreign file or a wrong
+    passphrase stops the run before anything is written; an encrypted library's key is kept for the run."""
     if args.library is not None:
         Library.check(args.library)
-        # then opened: a foreign file or a wrong passphrase stops the run before anything is written
-        open_library(args.library, args.key_store if args.encrypt else None).close()  # the key is kept for the run
-    classifier = load_classifier(args.model, args.provider)
+        open_library(args.library, args.key_store if args.encrypt else None).close()
+
+
+def analyze(args: argparse.Namespace, classifier: Classifier | None,
+            on_frame: Callable[[], None] | None = None) -> dict:
+    """One analysis of ``args.input`` into ``args.out`` after the checks of ``main`` (``batch`` runs it
+    for each input); returns events.json's summary. ``on_frame`` is called after each frame."""
     with open_source(args.input, fps=args.fps) as recorded:
         source = RealTimeSource(recorded) if args.live else recorded
         try:
-            return _analyze(args, source, recorded, classifier)
+            return _analyze(args, source, recorded, classifier, on_frame)
         except sqlite3.Error as exc:  # the library became unwritable during the run (disk full...)
             raise OutputError(args.library, f"session library: {' '.join(str(exc).split())}") from exc
 
 
-def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSource, classifier: Classifier | None) -> int:
+def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSource, classifier: Classifier | None,
+             on_frame: Callable[[], None] | None) -> dict:
     """``source`` is ``recorded`` itself, or (``--live``) it played at its own pace."""
     info = source.info
     options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow)
@@ -149,6 +177,8 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
                     sink.feed(result)
                 if isinstance(result, FrameResult):
                     bar.update(1)
+                    if on_frame is not None:
+                        on_frame()
                 elif isinstance(result, EventResult):
                     bar.write(_event_line(result.event))
         complete = True
@@ -181,7 +211,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
         print(f"saved as session {sinks[1].session_id} in the library {args.library}")
     if stats.processed and stats.no_face == stats.processed:
         say(f"note: {info.name}: no face found in any frame")
-    return 0
+    return summary
 
 
 def _summary(stats: PipelineStats | None, source: VideoSource, elapsed: float) -> dict:

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from pathlib import Path
 
 from app import __version__
 from app.errors import EXIT_INTERNAL, EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, InputError, printable
@@ -25,6 +26,7 @@ log = logging.getLogger("epir.cli")
 # command name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("app.analyze_cmd", "analyse a recorded video or a folder of frames"),
+    "batch": ("app.batch_cmd", "analyse many recordings (folders searched, lists of paths) on every core or a Ray cluster"),
     "bench": ("app.bench_cmd", "measure the per-frame cost of each pipeline stage"),
     "sessions": ("app.sessions.sessions_cmd", "list, search or delete saved sessions; show the library folder"),
     "report": ("app.sessions.report_cmd", "write a saved session's report (HTML; PDF where a converter is installed)"),
@@ -51,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def describe_failure(exc: Exception, what: str, log_file: Path | None) -> tuple[str, int]:
+    """The one line and the exit code for a failure (``batch`` uses the line as an input's reason);
+    the traceback goes to the log, at error level when it is a bug."""
+    if isinstance(exc, InputError):  # OutputError too: its own exit code
+        log.debug("%s failed", what, exc_info=exc)
+        return f"error: {exc}", exc.exit_code
+    if isinstance(exc, (OSError, sqlite3.Error)):  # an output that cannot be written, found late
+        log.debug("%s failed", what, exc_info=exc)
+        where = printable(getattr(exc, "filename", None) or "output")
+        return f"error: {where}: {getattr(exc, 'strerror', None) or exc}", EXIT_OUTPUT
+    log.error("%s failed", what, exc_info=exc)  # a bug: one line, the traceback in the log
+    return (f"internal error: {type(exc).__name__}: {printable(exc)} "
+            f"(traceback in {log_file or 'the terminal'})", EXIT_INTERNAL)
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -82,26 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         return int(module.main(args) or 0)
-    except InputError as exc:  # OutputError too: one line, its own exit code
-        log.debug("%s failed", name, exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except (OSError, sqlite3.Error) as exc:  # an output that cannot be written, found late
-        log.debug("%s failed", name, exc_info=True)
-        where = printable(getattr(exc, "filename", None) or "output")
-        print(f"error: {where}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
-        return EXIT_OUTPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_SIGINT
     except Terminated:
         print("terminated", file=sys.stderr)
         return EXIT_SIGTERM
-    except Exception as exc:  # a bug: one line here, the traceback in the log
-        log.error("%s failed", name, exc_info=True)
-        print(f"internal error: {type(exc).__name__}: {printable(exc)} (traceback in {log_file or 'the terminal'})",
-              file=sys.stderr)
-        return EXIT_INTERNAL
+    except Exception as exc:
+        line, code = describe_failure(exc, name, log_file)
+        print(line, file=sys.stderr)
+        return code
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
