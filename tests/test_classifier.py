@@ -86,3 +86,39 @@ def test_card_round_trip_and_honesty_note():
     back = ModelCard.from_metadata(card.to_metadata(), "x")
     assert back == card
     assert "synthetic" in back.honesty_note
+
+
+def test_calibration_temperature_divides_the_logits(tmp_path):
+    from dataclasses import replace
+
+    from app.model_card import Calibration
+
+    plain = Classifier(build_tiny_model(tmp_path / "plain.onnx"))
+    calibration = Calibration(temperature=2.5, ece_before=0.2, ece_after=0.05, fitted_on="out-of-fold LOSO predictions")
+    card = replace(tiny_card(), calibration=calibration)
+    assert ModelCard.from_metadata(card.to_metadata(), "x") == card
+    calibrated = Classifier(build_tiny_model(tmp_path / "calibrated.onnx", card))
+    assert calibrated.card.calibration == calibration
+    batch = np.random.default_rng(1).normal(size=(4, 3, 28, 28)).astype(np.float32)
+    logits = plain.session.run(["logits"], {"flow": batch})[0] / 2.5
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    probs, _ = calibrated.run(batch)
+    assert np.allclose(probs, expected, atol=1e-6)
+    assert np.array_equal(probs.argmax(axis=1), plain.run(batch)[0].argmax(axis=1))  # ranks unchanged
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"temperature": 0, "ece_before": 0.1, "ece_after": 0.1, "fitted_on": "x"}, "temperature 0 is not > 0"),
+    ({"temperature": "hot", "ece_before": 0.1, "ece_after": 0.1, "fitted_on": "x"}, "must be numbers"),
+    ({"temperature": 1.5, "ece_before": 0.1, "ece_after": 1.4, "fitted_on": "x"}, r"ECEs must lie in \[0, 1\]"),
+    ({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.1, "fitted_on": ""}, "fitted_on must name"),
+    ({"temperature": 1.5}, "calibration must be an object with keys"),
+])
+def test_malformed_calibration_is_refused(bad, message):
+    import json
+
+    props = tiny_card().to_metadata()
+    props["epir.calibration"] = json.dumps(bad)
+    with pytest.raises(InputError, match=message):
+        ModelCard.from_metadata(props, "m.onnx")

@@ -155,3 +155,18 @@ def test_train_on_published_flows_reports_per_dataset_calibrates_and_says_resear
     assert not card.synthetic and card.training["research_use_only"] and "HTNet" in card.training["source"]
     assert any("research use only" in c for c in card.caveats) and "research use only" in card.honesty_note
     assert set(card.metrics["per_dataset"]) == {"casme2", "samm", "smic"}
+
+
+def test_temperature_scaling_lowers_the_calibration_error_of_overconfident_predictions():
+    from models.calibration import expected_calibration_error, fit_temperature
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    logits = rng.normal(0, 1, (600, 3))
+    logits[np.arange(600), truth] += 1.0  # right about 60% of the time ...
+    sharp = np.exp(4 * logits)  # ... but nearly always ~100% sure
+    probabilities = sharp / sharp.sum(axis=1, keepdims=True)
+    calibration = fit_temperature(probabilities, truth, "test")
+    assert calibration.temperature == pytest.approx(4.0, rel=0.25)
+    assert calibration.ece_after < calibration.ece_before / 3
+    assert calibration.ece_before == pytest.approx(expected_calibration_error(probabilities, truth), abs=1e-4)
