@@ -13,8 +13,9 @@ from models.datasets.megc2019_flows import SPEC
 
 RECIPE: dict[str, dict] = {
     "input": asdict(SPEC),
-    # 7x7-pixel patches (a 4x4 grid: eyes/brows, cheeks, mouth corners each fall in one patch), four blocks,
-    # one token integration after the first (16 -> 9 patch tokens), DTSM picking 4 of them.
-    "model": {"patch_size": 7, "dim": 96, "depth": 4, "heads": 4, "integration_blocks": [0], "dtsm_tokens": 4},
-    "train": {"epochs": 30},
+    # 7x7-pixel patches (a 4x4 grid: eyes/brows, cheeks, mouth corners each fall in one patch), four blocks
+    # of width 64, one token integration after the first (16 -> 9 patch tokens), DTSM picking 4 of them.
+    # Small on purpose: a whole LOSO run (68 trainings) must fit this shared 2-core machine.
+    "model": {"patch_size": 7, "dim": 64, "depth": 4, "heads": 4, "integration_blocks": [0], "dtsm_tokens": 4},
+    "train": {"epochs": 20},
 }

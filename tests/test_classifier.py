@@ -122,3 +122,25 @@ def test_malformed_calibration_is_refused(bad, message):
     props["epir.calibration"] = json.dumps(bad)
     with pytest.raises(InputError, match=message):
         ModelCard.from_metadata(props, "m.onnx")
+
+
+def test_shipped_megc2019_model_says_where_it_comes_from_and_runs_on_a_real_face(astronaut_bgr):
+    """The real-data model: its card names its provenance and restriction, and it labels a real face's flow."""
+    from pathlib import Path
+
+    from app.align import AlignedFace
+
+    path = Path(__file__).resolve().parent.parent / "models" / "megc2019" / "epir_megc2019.onnx"
+    model = Classifier(path, provider="cpu")
+    card = model.card
+    assert card.input.region_layout == "whole" and card.input.normalisation == "minmax"
+    assert not card.synthetic and card.training["dataset"] == "megc2019-flows" and card.training["research_use_only"]
+    assert "HTNet" in card.training["source"] and "research use only" in card.honesty_note
+    assert card.calibration is not None and card.calibration.ece_after <= card.calibration.ece_before
+    assert set(card.metrics["per_dataset"]) == {"casme2", "samm", "smic"}
+    with FaceTracker(FaceTrackerOptions(mode=RunningMode.IMAGE)) as tracker:
+        face = align_face(astronaut_bgr, tracker.detect(astronaut_bgr).landmarks, card.input.template())
+    shifted = np.roll(face.image, 1, axis=1)  # a small motion everywhere
+    result = model.classify(face, AlignedFace(shifted, face.matrix, face.landmarks))
+    assert result.label in card.classes and sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.attention_crop.shape == (card.input.crop_size,) * 2
