@@ -170,3 +170,12 @@ def test_temperature_scaling_lowers_the_calibration_error_of_overconfident_predi
     assert calibration.temperature == pytest.approx(4.0, rel=0.25)
     assert calibration.ece_after < calibration.ece_before / 3
     assert calibration.ece_before == pytest.approx(expected_calibration_error(probabilities, truth), abs=1e-4)
+
+
+def test_experiment_groups_keep_every_subject_in_one_group():
+    from models.megc2019_experiment import grouped_subjects
+
+    subjects = ["casme2:sub01", "casme2:sub01", "casme2:sub02", "samm:006", "smic:s01", "smic:s02"]
+    groups = grouped_subjects(subjects, 2)
+    assert groups == ["group0", "group0", "group1", "group0", "group1", "group0"]
+    assert grouped_subjects(subjects, 0) == subjects
