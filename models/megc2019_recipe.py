@@ -1,8 +1,9 @@
 """The fixed training recipe for the published MEGC2019 flows (``train --dataset megc2019-flows``).
 
-Chosen on the composite's LOSO results as a whole (README "EPIR on real micro-expressions", experiment
-log), identical for every fold and for the shipped model: no epoch, checkpoint or threshold is picked by
-looking at a test fold. ``--config-json`` and the flags override any part of it.
+Identical for every fold and for the shipped model: no epoch, checkpoint or threshold is picked by looking
+at a test fold. Sized so that a whole LOSO run fits the shared 2-core development machine; chosen from the
+few exploratory runs of the README's experiment log, not tuned (README "EPIR on real micro-expressions").
+``--config-json`` and the flags override any part of it.
 """
 
 from __future__ import annotations
