@@ -136,6 +136,8 @@ class Classifier:
                 raise InputError(self.path, f"model output {name} has shape {list(value.shape)}, expected {list(shape)}")
             if not np.isfinite(value).all():
                 raise InputError(self.path, f"model output {name} holds NaN or infinite values")
+        if self.card.calibration is not None:  # temperature scaling fitted on held-out predictions
+            logits = logits / self.card.calibration.temperature
         shifted = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(shifted)
         return probs / probs.sum(axis=1, keepdims=True), attention

@@ -19,7 +19,11 @@ METADATA_PREFIX = "epir."
 CONTRACT_VERSION = 1
 FLOW_METHODS = ("tvl1", "farneback", "dis")
 CHANNELS = ("u", "v", "strain", "magnitude")
-NORMALISATIONS = ("per_sample_max", "fixed_scale")
+# per_sample_max: u, v by the largest motion magnitude, other channels by their maximum (keeps signs);
+# fixed_scale: divided by flow_scale pixels; minmax: every channel min-max scaled to [0, 1] per sample and
+# quantised to 8 bits, exactly like the MEGC2019 flow images HTNet's authors publish (0 = the channel's
+# minimum, 1 = its maximum; absolute motion size is lost).
+NORMALISATIONS = ("per_sample_max", "fixed_scale", "minmax")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,15 @@ class InputSpec:
     head_compensation: bool = True  # subtract the head's rigid motion (app.flow.remove_head_motion)
     name: str = "flow"
     layout: str = "NCHW"
+
+    @classmethod
+    def whole(cls) -> "InputSpec":
+        """The published MEGC2019 flows' input (STSTNet/HTNet ``whole``): whole face, 28x28, u/v/strain, min-max.
+
+        The alignment reproduces where the faces sit in the published images (eye centres measured from
+        the mean strain map: about a quarter of the height down, a little over half the width apart).
+        """
+        return cls(region_layout="whole", crop_size=112, eye_y=0.26, eye_distance=0.54, normalisation="minmax")
 
     def template(self):
         """The face alignment the model was trained with."""
@@ -85,6 +98,36 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Temperature scaling fitted on held-out predictions: the runtime divides logits by ``temperature``.
+
+    ``ece_before``/``ece_after`` are the expected calibration errors (15 equal-width confidence bins) on
+    the predictions it was fitted on, which ``fitted_on`` names (e.g. out-of-fold LOSO predictions).
+    """
+
+    temperature: float
+    ece_before: float
+    ece_after: float
+    fitted_on: str
+
+    @classmethod
+    def from_dict(cls, values: Any, where: str) -> "Calibration":
+        fields_ = ("temperature", "ece_before", "ece_after", "fitted_on")
+        if not isinstance(values, dict) or sorted(values) != sorted(fields_):
+            raise InputError(where, f"model metadata: calibration must be an object with keys {list(fields_)}")
+        if not all(_is(values[k], float) for k in fields_[:3]):
+            raise InputError(where, "model metadata: calibration temperature and ECEs must be numbers")
+        numbers = [float(values[k]) for k in fields_[:3]]
+        if not (numbers[0] > 0 and math.isfinite(numbers[0])):
+            raise InputError(where, f"model metadata: calibration temperature {values['temperature']!r} is not > 0")
+        if not all(0.0 <= e <= 1.0 for e in numbers[1:]):
+            raise InputError(where, "model metadata: calibration ECEs must lie in [0, 1]")
+        if not isinstance(values["fitted_on"], str) or not values["fitted_on"]:
+            raise InputError(where, "model metadata: calibration fitted_on must name the data it was fitted on")
+        return cls(*numbers, values["fitted_on"])
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """Everything the runtime needs to use a model correctly, plus what a user must be told about it."""
 
@@ -97,6 +140,7 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)  # e.g. {"uf1": .., "uar": .., "accuracy": ..}
     architecture: dict[str, Any] = field(default_factory=dict)  # config + which parts are reconstructed
     caveats: tuple[str, ...] = ()
+    calibration: Calibration | None = None  # optional temperature scaling of the logits
 
     @property
     def synthetic(self) -> bool:
@@ -107,8 +151,9 @@ class ModelCard:
         """Short caveat shown next to every label this model produces."""
         if self.synthetic:
             return "trained on synthetic data; not validated on real micro-expressions"
-        dataset = self.training.get("dataset", "unknown data")
-        return f"trained on {dataset}"
+        dataset = self.training.get("source") or self.training.get("dataset", "unknown data")
+        restriction = "; research use only" if self.training.get("research_use_only") else ""
+        return f"trained on {dataset}{restriction}"
 
     def to_metadata(self) -> dict[str, str]:
         """Flatten to ONNX ``metadata_props`` (string keys, JSON string values)."""
@@ -124,6 +169,8 @@ class ModelCard:
             "architecture": self.architecture,
             "caveats": list(self.caveats),
         }
+        if self.calibration is not None:
+            values["calibration"] = asdict(self.calibration)
         return {METADATA_PREFIX + k: strict_json.dumps(v) for k, v in values.items()}
 
     @classmethod
@@ -159,6 +206,7 @@ class ModelCard:
         spec = InputSpec.from_json(values["input"], where)
         if not all(isinstance(c, str) for c in values.get("caveats", ())):
             raise InputError(where, "model metadata: caveats must be a list of strings")
+        calibration = values.get("calibration")
         return cls(
             name=values["name"],
             version=values["version"],
@@ -169,6 +217,7 @@ class ModelCard:
             metrics=dict(values.get("metrics", {})),
             architecture=dict(values.get("architecture", {})),
             caveats=tuple(values.get("caveats", ())),
+            calibration=None if calibration is None else Calibration.from_dict(calibration, where),
         )
 
 
@@ -177,6 +226,7 @@ CARD_FIELDS: dict[str, tuple[type, bool]] = {
     "contract": (int, True), "name": (str, True), "version": (str, True), "classes": (list, True),
     "input": (dict, True), "attention_grid": (list, True),
     "training": (dict, False), "metrics": (dict, False), "architecture": (dict, False), "caveats": (list, False),
+    "calibration": (dict, False),
 }
 # InputSpec numbers: inclusive (low, high) bounds
 INPUT_RANGES: dict[str, tuple[float, float]] = {

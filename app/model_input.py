@@ -66,6 +66,12 @@ def _normalise(tensor: np.ndarray, spec: InputSpec) -> None:
     if spec.normalisation == "fixed_scale":
         tensor /= spec.flow_scale
         return
+    if spec.normalisation == "minmax":
+        # As the published flow PNGs: each channel to [0, 1] by its own min and max, 8-bit steps.
+        low = tensor.min(axis=(1, 2), keepdims=True)
+        span = np.maximum(tensor.max(axis=(1, 2), keepdims=True) - low, _EPS)
+        tensor[:] = np.round((tensor - low) / span * 255.0) / 255.0
+        return
     # per_sample_max: motion vectors by the largest magnitude (keeps direction and relative size),
     # every other channel by its own maximum.
     motion = [names.index(n) for n in ("u", "v") if n in names]

@@ -89,6 +89,9 @@ INPUT_LAYOUTS: dict[str, InputLayout] = {
         (2, 2),
     ),
     "face": InputLayout("face", (), (1, 1)),
+    # The published MEGC2019 flows (STSTNet/HTNet "whole"): the whole tightly aligned face, one tile.
+    # Same geometry as "face"; the name says which alignment and normalisation go with it (InputSpec.whole).
+    "whole": InputLayout("whole", (), (1, 1)),
 }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from models.epir import EPIR, EPIRConfig
-from models.losses import class_weights, objective
+from models.losses import class_weights, objective, supcon_loss
 from models.metrics import Scores, confusion_matrix, scores
 
 LOSSES = ("ce", "ce+supcon")
@@ -40,6 +40,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     flip: bool = True  # mirror the face: flip left-right and negate horizontal flow
     noise: float = 0.02  # std of Gaussian noise added to the (normalised) input
+    shift: int = 0  # random translation of the whole input by up to this many pixels (edge replicated)
+    mixup: float = 0.0  # Beta(mixup, mixup) mixing of inputs and labels within a batch; 0 = off
     seed: int = 0
     threads: int = 1  # torch threads per training process (the train command: cores / workers)
 
@@ -61,9 +63,20 @@ def augment(x: torch.Tensor, signs: torch.Tensor, config: TrainConfig, generator
     if config.flip:
         mirror = torch.rand(x.shape[0], generator=generator) < 0.5
         x = torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1) * signs, x)
+    if config.shift > 0:
+        x = random_shift(x, config.shift, generator)
     if config.noise > 0:
         x = x + config.noise * torch.randn(x.shape, generator=generator)
     return x
+
+
+def random_shift(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each sample by a random integer offset in [-pixels, pixels]², replicating the edge:
+    the face is never aligned to the pixel, in the published crops or live."""
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pixels,) * 4, mode="replicate")
+    dy, dx = (torch.randint(0, 2 * pixels + 1, (2, n), generator=generator)).tolist()
+    return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
 def learning_rate(config: TrainConfig, step: int, total: int, per_epoch: int) -> float:
@@ -95,9 +108,13 @@ def train_model(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: 
             batch = order[start:start + config.batch_size]
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(config, step, total, per_epoch)
-            logits, _, embedding = model(augment(inputs[batch], signs, config, generator))
-            loss = objective(logits, embedding, labels[batch], weights, config.loss, config.supcon_weight,
-                             config.supcon_temperature, config.label_smoothing)
+            batch_x, batch_y = augment(inputs[batch], signs, config, generator), labels[batch]
+            if config.mixup > 0:
+                loss = mixup_step(model, batch_x, batch_y, weights, config, generator)
+            else:
+                logits, _, embedding = model(batch_x)
+                loss = objective(logits, embedding, batch_y, weights, config.loss, config.supcon_weight,
+                                 config.supcon_temperature, config.label_smoothing)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -106,6 +123,24 @@ def train_model(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: 
         if on_epoch is not None:
             on_epoch(epoch, running / len(inputs))
     return model.eval()
+
+
+def mixup_step(model: EPIR, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, config: TrainConfig,
+               generator: torch.Generator) -> torch.Tensor:
+    """Mixup (Zhang et al. 2018): the loss of a convex mix of two samples is the same mix of their losses.
+
+    The contrastive term, when asked for, is computed on the unmixed batch's embeddings (a mixed sample has
+    no single class to be contrasted by).
+    """
+    lam = float(torch.distributions.Beta(config.mixup, config.mixup).sample())
+    partner = torch.randperm(len(x), generator=generator)
+    logits, _, _ = model(lam * x + (1 - lam) * x[partner])
+    loss = sum(w * torch.nn.functional.cross_entropy(logits, t, weight=weights, label_smoothing=config.label_smoothing)
+               for w, t in ((lam, y), (1 - lam, y[partner])))
+    if config.loss == "ce+supcon":
+        _, _, embedding = model(x)
+        loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.supcon_temperature)
+    return loss
 
 
 @torch.no_grad()
@@ -173,6 +208,14 @@ class LosoResult:
     confusion: np.ndarray
     scores: Scores
     per_fold: list[dict] = field(default_factory=list)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """(N, K) out-of-fold class probabilities, in sample order."""
+        out = np.zeros((len(self.truth), len(self.classes)), np.float64)
+        for r in self.folds:
+            out[r.test] = r.probabilities
+        return out
 
     def as_dict(self) -> dict:
         return {**self.scores.as_dict(), "confusion": self.confusion.tolist(), "folds": self.per_fold}

@@ -22,11 +22,18 @@ from tqdm import tqdm
 from app import __version__, strict_json
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
-from models.datasets import LOADERS, load_dataset
+from models import megc2019_recipe
+from models.calibration import fit_temperature
+from models.datasets import LOADERS, load_dataset, megc2019_flows
 from models.datasets.cache import DEFAULT_CACHE, prepare
+from models.metrics import confusion_matrix, scores
 from models.train import LOSSES, TrainConfig, run_loso, train_model
 
 SYNTHETIC_CAVEAT = "trained on synthetic data; not validated on real micro-expression data"
+# Per dataset: the fixed recipe it trains with unless overridden, and what its models must say about it.
+RECIPES = {megc2019_flows.NAME: megc2019_recipe.RECIPE}
+RESEARCH_PROVENANCE = {megc2019_flows.NAME: megc2019_flows.PROVENANCE}
+RESEARCH_CAVEATS = {megc2019_flows.NAME: (megc2019_flows.CAVEAT,)}
 # TrainConfig fields with their own flag; a flag given on the command line wins over --config-json
 TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "loss")
 
@@ -64,10 +71,13 @@ def read_config_json(text: str | None) -> dict[str, dict[str, Any]]:
     return values
 
 
-def build_configs(args: argparse.Namespace) -> tuple[Any, TrainConfig, InputSpec]:
+def build_configs(args: argparse.Namespace, recipe: dict[str, dict[str, Any]] | None = None
+                  ) -> tuple[Any, TrainConfig, InputSpec]:
+    """Configurations from the dataset's recipe, overridden by --config-json, overridden by flags."""
     from models.epir import EPIRConfig
 
-    values = read_config_json(args.config_json)
+    given = read_config_json(args.config_json)
+    values = {key: {**(recipe or {}).get(key, {}), **given.get(key, {})} for key in ("model", "train", "input")}
     train_values = dict(values.get("train", {}))
     train_values.update({name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None})
     train_values.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, args.workers)))
@@ -77,6 +87,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, TrainConfig, InputSpec
     input_values = dict(values.get("input", {}))
     if "channels" in input_values:
         input_values["channels"] = tuple(input_values["channels"])
+    model_values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.get("model", {}).items()}
     try:
         config = TrainConfig(**train_values)
         spec = InputSpec(**input_values)
@@ -84,7 +95,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, TrainConfig, InputSpec
         raise InputError("--config-json", str(exc)) from None
     spec.validate("--config-json input")
     model_config = EPIRConfig.from_dict(
-        {"in_channels": len(spec.channels), "image_size": spec.height, **values.get("model", {})}, "--config-json model")
+        {"in_channels": len(spec.channels), "image_size": spec.height, **model_values}, "--config-json model")
     if spec.height != spec.width:
         raise InputError("--config-json", "EPIR takes a square input; set input height = width")
     return model_config, config, spec
@@ -112,13 +123,26 @@ def plot_confusion(matrix: np.ndarray, classes: tuple[str, ...], title: str, pat
     plt.close(fig)
 
 
+def per_dataset_scores(y: np.ndarray, predictions: np.ndarray, sources: list[str], n_classes: int) -> dict[str, dict]:
+    """UF1, UAR, accuracy and confusion of each source dataset of a composite (empty for one source)."""
+    names = sorted(set(sources))
+    if len(names) < 2:
+        return {}
+    out = {}
+    for name in names:
+        members = np.array([s == name for s in sources])
+        matrix = confusion_matrix(y[members], predictions[members], n_classes)
+        out[name] = {**scores(matrix).as_dict(), "samples": int(members.sum()), "confusion": matrix.tolist()}
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
-    from models.epir import save_checkpoint
+    from models.epir import EPIR, count_parameters, save_checkpoint
     from models.export import export_onnx
 
     started = time.perf_counter()
-    model_config, config, spec = build_configs(args)
     data = load_dataset(args.dataset, args.root)
+    model_config, config, spec = build_configs(args, RECIPES.get(data.name))
     synthetic = data.name == "synthetic"
     print(f"{data.name}: {len(data.samples)} samples, {len(data.subjects)} subjects, classes {list(data.classes)}")
     if data.excluded:
@@ -141,14 +165,22 @@ def main(args: argparse.Namespace) -> int:
     loso_seconds = time.perf_counter() - started
     s = loso.scores
     print(f"LOSO over {len(set(subjects))} subjects: UF1 {s.uf1:.3f}  UAR {s.uar:.3f}  accuracy {s.accuracy:.3f}")
+    per_dataset = per_dataset_scores(y, loso.predictions, [p.dataset for p in prepared.samples], len(data.classes))
+    for name, d in per_dataset.items():
+        print(f"  {name}: UF1 {d['uf1']:.3f}  UAR {d['uar']:.3f}  accuracy {d['accuracy']:.3f}  ({d['samples']} samples)")
+    calibration = fit_temperature(loso.probabilities, y, f"out-of-fold LOSO predictions ({data.name}, {len(y)} samples)")
+    print(f"temperature {calibration.temperature:.3f}: ECE {calibration.ece_before:.3f} -> {calibration.ece_after:.3f}")
 
+    provenance = RESEARCH_PROVENANCE.get(data.name, {})
     training = {"dataset": data.name, "root": str(args.root), "protocol": "loso", "synthetic": synthetic,
-                "samples": len(y), "subjects": len(set(subjects)), "config": asdict(config)}
+                "samples": len(y), "subjects": len(set(subjects)), "config": asdict(config), **provenance}
     metrics = {"uf1": s.uf1, "uar": s.uar, "accuracy": s.accuracy, "protocol": "LOSO, predictions pooled over folds",
-               "subjects": len(set(subjects)), "samples": len(y)}
-    report = {**training, "classes": list(data.classes), **loso.as_dict(), "model": asdict(model_config),
-              "input": asdict(spec), "excluded": data.excluded, "failed": prepared.failed,
-              "loso_seconds": round(loso_seconds, 1)}
+               "subjects": len(set(subjects)), "samples": len(y),
+               "per_dataset": {k: {m: d[m] for m in ("uf1", "uar", "accuracy", "samples")} for k, d in per_dataset.items()}}
+    report = {**training, "classes": list(data.classes), **loso.as_dict(), "per_dataset": per_dataset,
+              "calibration": asdict(calibration), "model": asdict(model_config),
+              "parameters": count_parameters(EPIR(model_config)), "input": asdict(spec), "excluded": data.excluded,
+              "failed": prepared.failed, "loso_seconds": round(loso_seconds, 1)}
     plot_confusion(loso.confusion, data.classes,
                    f"{data.name} LOSO: UF1 {s.uf1:.3f}, UAR {s.uar:.3f}", args.out / "confusion.png")
     (args.out / "metrics.json").write_text(strict_json.dumps(report, indent=2))
@@ -156,10 +188,12 @@ def main(args: argparse.Namespace) -> int:
     bar = tqdm(total=config.epochs, desc="final model (all subjects)")
     model = train_model(x, y, model_config, config, spec.channels, on_epoch=lambda e, loss: bar.update())
     bar.close()
-    caveats = (SYNTHETIC_CAVEAT,) if synthetic else ()
+    caveats = (SYNTHETIC_CAVEAT,) if synthetic else RESEARCH_CAVEATS.get(data.name, ())
     save_checkpoint(args.out / "final.pt", model, data.classes, input=asdict(spec), training=training,
-                    metrics=metrics, name="EPIR", version=__version__, caveats=list(caveats))
-    card = ModelCard("EPIR", __version__, data.classes, spec, model_config.grid, training, metrics, {}, caveats)
+                    metrics=metrics, name="EPIR", version=__version__, caveats=list(caveats),
+                    calibration=asdict(calibration))
+    card = ModelCard("EPIR", __version__, data.classes, spec, model_config.grid, training, metrics, {}, caveats,
+                     calibration)
     export_onnx(model, card, args.out / "model.onnx")
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     (args.out / "metrics.json").write_text(strict_json.dumps(report, indent=2))

@@ -86,3 +86,61 @@ def test_card_round_trip_and_honesty_note():
     back = ModelCard.from_metadata(card.to_metadata(), "x")
     assert back == card
     assert "synthetic" in back.honesty_note
+
+
+def test_calibration_temperature_divides_the_logits(tmp_path):
+    from dataclasses import replace
+
+    from app.model_card import Calibration
+
+    plain = Classifier(build_tiny_model(tmp_path / "plain.onnx"))
+    calibration = Calibration(temperature=2.5, ece_before=0.2, ece_after=0.05, fitted_on="out-of-fold LOSO predictions")
+    card = replace(tiny_card(), calibration=calibration)
+    assert ModelCard.from_metadata(card.to_metadata(), "x") == card
+    calibrated = Classifier(build_tiny_model(tmp_path / "calibrated.onnx", card))
+    assert calibrated.card.calibration == calibration
+    batch = np.random.default_rng(1).normal(size=(4, 3, 28, 28)).astype(np.float32)
+    logits = plain.session.run(["logits"], {"flow": batch})[0] / 2.5
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    probs, _ = calibrated.run(batch)
+    assert np.allclose(probs, expected, atol=1e-6)
+    assert np.array_equal(probs.argmax(axis=1), plain.run(batch)[0].argmax(axis=1))  # ranks unchanged
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"temperature": 0, "ece_before": 0.1, "ece_after": 0.1, "fitted_on": "x"}, "temperature 0 is not > 0"),
+    ({"temperature": "hot", "ece_before": 0.1, "ece_after": 0.1, "fitted_on": "x"}, "must be numbers"),
+    ({"temperature": 1.5, "ece_before": 0.1, "ece_after": 1.4, "fitted_on": "x"}, r"ECEs must lie in \[0, 1\]"),
+    ({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.1, "fitted_on": ""}, "fitted_on must name"),
+    ({"temperature": 1.5}, "calibration must be an object with keys"),
+])
+def test_malformed_calibration_is_refused(bad, message):
+    import json
+
+    props = tiny_card().to_metadata()
+    props["epir.calibration"] = json.dumps(bad)
+    with pytest.raises(InputError, match=message):
+        ModelCard.from_metadata(props, "m.onnx")
+
+
+def test_shipped_megc2019_model_says_where_it_comes_from_and_runs_on_a_real_face(astronaut_bgr):
+    """The real-data model: its card names its provenance and restriction, and it labels a real face's flow."""
+    from pathlib import Path
+
+    from app.align import AlignedFace
+
+    path = Path(__file__).resolve().parent.parent / "models" / "megc2019" / "epir_megc2019.onnx"
+    model = Classifier(path, provider="cpu")
+    card = model.card
+    assert card.input.region_layout == "whole" and card.input.normalisation == "minmax"
+    assert not card.synthetic and card.training["dataset"] == "megc2019-flows" and card.training["research_use_only"]
+    assert "HTNet" in card.training["source"] and "research use only" in card.honesty_note
+    assert card.calibration is not None and card.calibration.ece_after <= card.calibration.ece_before
+    assert set(card.metrics["per_dataset"]) == {"casme2", "samm", "smic"}
+    with FaceTracker(FaceTrackerOptions(mode=RunningMode.IMAGE)) as tracker:
+        face = align_face(astronaut_bgr, tracker.detect(astronaut_bgr).landmarks, card.input.template())
+    shifted = np.roll(face.image, 1, axis=1)  # a small motion everywhere
+    result = model.classify(face, AlignedFace(shifted, face.matrix, face.landmarks))
+    assert result.label in card.classes and sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.attention_crop.shape == (card.input.crop_size,) * 2

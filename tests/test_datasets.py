@@ -179,7 +179,7 @@ def test_missing_frame_folder_and_sheet(tmp_path):
 
 
 def test_registry_and_unknown_name():
-    assert set(LOADERS) == {"casme2", "samm", "smic", "casme3", "megc2019", "synthetic"}
+    assert set(LOADERS) == {"casme2", "samm", "smic", "casme3", "megc2019", "megc2019-flows", "synthetic"}
     with pytest.raises(InputError, match="unknown dataset"):
         load_dataset("nope", ".")
 
@@ -208,3 +208,58 @@ def test_clip_folders_not_matching_the_sheet(tmp_path):
         (tmp_path / "Cropped" / sub).rename(tmp_path / "Cropped" / f"{sub}_renamed")
     with pytest.raises(InputError, match="no annotated clip has its frames .*sub0"):
         load_dataset("casme2", tmp_path)
+
+
+def make_megc2019_flows(root: Path, missing_image: bool = False) -> Path:
+    """HTNet's published layout: the label CSV and ``datasets/STSNet_whole_norm_u_v_os/<sub>_<clip> .png``.
+
+    Each image's red channel (u) is a left-to-right ramp, green (v) top-to-bottom, blue (strain) a
+    constant per class, so the test can tell channel order and labels apart.
+    """
+    folder = root / "datasets" / "STSNet_whole_norm_u_v_os"
+    folder.mkdir(parents=True)
+    rows = [("casme2", "sub01", "EP02_01f", 1), ("casme2", "sub02", "EP01_11f", 0), ("samm", "006", "006_1_2", 0),
+            ("smic", "s01", "s01_sur_01", 2), ("smic", "s02", "s02_ne_03", 7)]
+    ramp = np.tile(np.arange(28, dtype=np.uint8) * 9, (28, 1))
+    for dataset, sub, clip, label in rows[: 4 if missing_image else 5]:
+        rgb = np.stack([ramp, ramp.T, np.full((28, 28), 40 * (label % 3), np.uint8)], axis=2)
+        cv2.imwrite(str(folder / f"{sub}_{clip} .png"), rgb[..., ::-1])  # cv2 writes BGR
+    with (root / "combined_3_class2_for_optical_flow.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["dataset", "sub", "filename_o", "label", "apex", "imagename", "sub_filename"])
+        for dataset, sub, clip, label in rows[:4] + [("casme2", "sub03", "EP09_09", 1)]:
+            writer.writerow([dataset, sub, clip, label, "", f"{sub}_{clip}.jpg", ""])
+    return root
+
+
+def test_megc2019_flows_reads_the_published_layout(tmp_path):
+    from models.datasets.megc2019_flows import SPEC
+
+    ds = load_dataset("megc2019-flows", make_megc2019_flows(tmp_path))
+    assert [s.subject for s in ds.samples] == ["casme2:sub01", "casme2:sub02", "samm:006", "smic:s01"]
+    assert [s.label for s in ds.samples] == ["positive", "negative", "negative", "surprise"]
+    assert [s.dataset for s in ds.samples] == ["casme2", "casme2", "samm", "smic"]
+    assert ds.classes == ("negative", "positive", "surprise") and len(ds.subjects) == 4
+    assert len(ds.excluded) == 1 and "sub03_EP09_09 .png" in ds.excluded[0]
+    prepared = prepare(ds.samples, SPEC, tmp_path / "unused-cache", progress=False)
+    x = prepared.tensors
+    assert x.shape == (4, 3, 28, 28) and x.dtype == np.float32 and not (tmp_path / "unused-cache").exists()
+    # RGB order = u, v, strain, in [0, 1]: u ramps left to right, v top to bottom
+    assert np.allclose(x[:, 0, 5], np.arange(28) * 9 / 255) and np.allclose(x[:, 1, :, 5], np.arange(28) * 9 / 255)
+    assert np.allclose(x[:, 2, 0, 0], [40 / 255, 0, 0, 80 / 255])
+    with pytest.raises(InputError, match="published flows are 28x28"):
+        prepare(ds.samples, InputSpec(), tmp_path / "cache", progress=False)
+
+
+def test_megc2019_flows_bad_layouts(tmp_path):
+    with pytest.raises(InputError, match="combined_3_class2_for_optical_flow.csv"):
+        load_dataset("megc2019-flows", tmp_path)
+    root = make_megc2019_flows(tmp_path / "a")
+    table = root / "combined_3_class2_for_optical_flow.csv"
+    table.write_text(table.read_text().replace("filename_o", "clip"))
+    with pytest.raises(InputError, match=r"missing column\(s\) \['filename_o'\]"):
+        load_dataset("megc2019-flows", root)
+    root = make_megc2019_flows(tmp_path / "b")
+    (root / "datasets" / "STSNet_whole_norm_u_v_os").rename(root / "datasets" / "other")
+    with pytest.raises(InputError, match="STSNet_whole_norm_u_v_os"):
+        load_dataset("megc2019-flows", root)

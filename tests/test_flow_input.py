@@ -82,3 +82,58 @@ def test_attention_maps_back_onto_the_crop_region_it_came_from(face_crop):
     ys, xs = np.nonzero(crop_map)
     assert xs.min() >= x0 and xs.max() < x0 + (x1 - x0) / 2 + 1
     assert ys.min() >= y0 and ys.max() < y0 + (y1 - y0) / 2 + 1
+
+
+# Published MEGC2019 flows (HTNet's STSNet_whole_norm_u_v_os, 442 images), per-image statistics in [0, 1],
+# measured once on the published files (README): 1st-99th and 5th-95th percentiles over the images.
+#   channel median       u 0.16-0.83 (0.26-0.76)  v 0.09-0.91 (0.14-0.88)    strain 0.016-0.175 (0.02-0.13)
+#   interquartile range  u 0.03-0.35 (0.04-0.28)  v 0.017-0.33 (0.035-0.27) strain 0.008-0.18 (0.02-0.14)
+PUBLISHED_MEDIAN = {"u": ((0.16, 0.83), (0.26, 0.76)), "v": ((0.09, 0.91), (0.14, 0.88)),
+                    "strain": ((3.5 / 255, 0.175), (0.02, 0.13))}  # p1 is 4 of the PNGs' 8-bit steps (±0.5)
+PUBLISHED_IQR = {"u": ((0.03, 0.35), (0.04, 0.28)), "v": ((0.017, 0.33), (0.035, 0.27)),
+                 "strain": ((0.008, 0.18), (0.02, 0.14))}
+
+
+def _expressions(face: AlignedFace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Displacement fields of three expression-like motions on the aligned face, from its landmarks."""
+    size = face.size
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+
+    def bump(index: int, radius: float) -> np.ndarray:
+        x, y = face.landmarks[index, :2]
+        return np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * radius**2))
+
+    corners, brows = (bump(61, 6), bump(291, 6)), (bump(105, 8), bump(334, 8))
+    return {
+        "smile": (1.2 * (corners[1] - corners[0]), -0.8 * (corners[0] + corners[1])),
+        "brows_raised": (np.zeros_like(xx), -(brows[0] + brows[1])),
+        "frown": (brows[0] - brows[1], brows[0] + brows[1]),
+    }
+
+
+def test_whole_layout_has_the_published_flows_value_distribution(astronaut_bgr, hopper_bgr):
+    """The runtime's whole-face input on real faces (deformed, with camera noise) looks like the published flows."""
+    spec = InputSpec.whole()
+    rng = np.random.default_rng(0)
+    noisy = lambda image: np.clip(image + rng.normal(0, 3.0, image.shape), 0, 255).astype(np.uint8)  # noqa: E731
+    medians, iqrs = [], []
+    with FaceTracker(FaceTrackerOptions(mode=RunningMode.IMAGE)) as tracker:
+        for photo in (astronaut_bgr, hopper_bgr):
+            face = align_face(photo, tracker.detect(photo).landmarks, spec.template())
+            assert face.size == spec.crop_size
+            for dx, dy in _expressions(face).values():
+                onset = AlignedFace(noisy(face.image), face.matrix, face.landmarks)
+                apex = AlignedFace(noisy(_warp(face.image, dx, dy)), face.matrix, face.landmarks)
+                tensor = build_model_input(onset, apex, spec).tensor.reshape(3, -1)
+                assert tensor.min() == 0.0 and tensor.max() == 1.0  # per-channel min-max, like the PNGs
+                assert np.allclose(tensor * 255, np.round(tensor * 255), atol=1e-4)  # 8-bit steps
+                medians.append(np.median(tensor, axis=1))
+                iqrs.append(np.subtract(*np.percentile(tensor, [75, 25], axis=1)))
+    medians, iqrs = np.array(medians), np.array(iqrs)
+    # every sample inside the published 1st-99th percentiles, the typical one inside the 5th-95th
+    for c, name in enumerate(spec.channels):
+        for values, ((low, high), (low5, high95)) in ((medians[:, c], PUBLISHED_MEDIAN[name]), (iqrs[:, c], PUBLISHED_IQR[name])):
+            assert np.all((values >= low) & (values <= high)), (name, values)
+            assert low5 <= np.median(values) <= high95, (name, values)
+    # strain sits near the bottom of its range, the flow components near the middle
+    assert np.median(medians[:, 2]) < 0.1 < np.median(medians[:, :2])

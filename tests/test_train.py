@@ -129,3 +129,53 @@ def test_train_command_bad_root(tmp_path, capsys):
 
     code = cli_main(["train", "--dataset", "casme2", "--root", str(tmp_path), "--out", str(tmp_path / "run")])
     assert code == 2 and "CASME2-coding" in capsys.readouterr().err
+
+
+def test_train_on_published_flows_reports_per_dataset_calibrates_and_says_research_use(tmp_path):
+    from app.cli import main as cli_main
+    from tests.test_datasets import make_megc2019_flows
+
+    root = make_megc2019_flows(tmp_path / "flows")
+    run = tmp_path / "run"
+    config = {"model": {"dim": 32, "depth": 2, "heads": 2, "integration_blocks": [0], "dtsm_tokens": 4, "proj_dim": 16},
+              "train": {"warmup_epochs": 1}}
+    code = cli_main(["train", "--dataset", "megc2019-flows", "--root", str(root), "--out", str(run), "--epochs", "2",
+                     "--batch-size", "2", "--config-json", json.dumps(config)])
+    assert code == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["per_dataset"]) == {"casme2", "samm", "smic"}
+    assert metrics["per_dataset"]["casme2"]["samples"] == 2 and len(metrics["folds"]) == 4
+    assert np.array(metrics["per_dataset"]["casme2"]["confusion"]).sum() == 2
+    calibration = metrics["calibration"]
+    assert calibration["temperature"] > 0 and 0 <= calibration["ece_after"] <= 1
+    proto = onnx.load(str(run / "model.onnx"))
+    card = ModelCard.from_metadata({p.key: p.value for p in proto.metadata_props}, "model.onnx")
+    assert card.input.region_layout == "whole" and card.input.normalisation == "minmax"
+    assert card.calibration is not None and card.calibration.temperature == pytest.approx(calibration["temperature"])
+    assert not card.synthetic and card.training["research_use_only"] and "HTNet" in card.training["source"]
+    assert any("research use only" in c for c in card.caveats) and "research use only" in card.honesty_note
+    assert set(card.metrics["per_dataset"]) == {"casme2", "samm", "smic"}
+
+
+def test_temperature_scaling_lowers_the_calibration_error_of_overconfident_predictions():
+    from models.calibration import expected_calibration_error, fit_temperature
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    logits = rng.normal(0, 1, (600, 3))
+    logits[np.arange(600), truth] += 1.0  # right about 60% of the time ...
+    sharp = np.exp(4 * logits)  # ... but nearly always ~100% sure
+    probabilities = sharp / sharp.sum(axis=1, keepdims=True)
+    calibration = fit_temperature(probabilities, truth, "test")
+    assert calibration.temperature == pytest.approx(4.0, rel=0.25)
+    assert calibration.ece_after < calibration.ece_before / 3
+    assert calibration.ece_before == pytest.approx(expected_calibration_error(probabilities, truth), abs=1e-4)
+
+
+def test_experiment_groups_keep_every_subject_in_one_group():
+    from models.megc2019_experiment import grouped_subjects
+
+    subjects = ["casme2:sub01", "casme2:sub01", "casme2:sub02", "samm:006", "smic:s01", "smic:s02"]
+    groups = grouped_subjects(subjects, 2)
+    assert groups == ["group0", "group0", "group1", "group0", "group1", "group0"]
+    assert grouped_subjects(subjects, 0) == subjects

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.errors import InputError
-from models.datasets import casme2, casme3, megc2019, samm, smic, synthetic
+from models.datasets import casme2, casme3, megc2019, megc2019_flows, samm, smic, synthetic
 from models.datasets.record import DatasetSamples, Sample
 
 LOADERS: dict[str, Callable[[Path], DatasetSamples]] = {
-    m.NAME: m.load for m in (casme2, samm, smic, casme3, megc2019, synthetic)
+    m.NAME: m.load for m in (casme2, samm, smic, casme3, megc2019, megc2019_flows, synthetic)
 }
 
 

@@ -24,6 +24,7 @@ import app.face
 import app.flow
 import app.model_input
 import app.regions
+from app.errors import InputError
 from app.model_card import InputSpec
 from models.datasets.record import Sample
 
@@ -109,9 +110,23 @@ def _prepare_one(job: tuple[Sample, InputSpec, Path]) -> str | None:
     return None
 
 
+def read_published(samples: list[Sample], spec: InputSpec) -> PreparedSet:
+    """Inputs of samples that carry a published flow image (nothing to compute or cache)."""
+    from models.datasets.megc2019_flows import SPEC, read_flow_png
+
+    if (spec.channels, spec.height, spec.width, spec.normalisation) != (SPEC.channels, SPEC.height, SPEC.width, SPEC.normalisation):
+        raise InputError("--config-json input", f"the published flows are {SPEC.height}x{SPEC.width} "
+                         f"{'/'.join(SPEC.channels)} with {SPEC.normalisation} normalisation; the input asks for "
+                         f"{spec.height}x{spec.width} {'/'.join(spec.channels)} with {spec.normalisation}")
+    tensors = np.stack([read_flow_png(s.flow) for s in samples])
+    return PreparedSet(tensors, list(samples), [])
+
+
 def prepare(samples: list[Sample], spec: InputSpec, cache_dir: Path = DEFAULT_CACHE, workers: int = 1,
             progress: bool = True) -> PreparedSet:
     """Compute the missing inputs (in ``workers`` processes), then read every sample's from the cache."""
+    if samples and all(s.flow is not None for s in samples):
+        return read_published(samples, spec)
     paths = [cache_path(s, spec, cache_dir) for s in samples]
     todo = [(s, spec, p) for s, p in zip(samples, paths)
             if not p.exists() and not p.with_suffix(".failed.txt").exists()]

@@ -46,6 +46,9 @@ class Sample:
     emotion: str  # as annotated
     label: str  # the protocol's class (one of the loader's classes)
     aus: str = ""  # action units as annotated, e.g. "AU6+AU12"
+    # A published, already computed onset→apex flow image standing for the frames (megc2019-flows):
+    # then ``frames`` is empty and onset/apex/offset are 0 (not published).
+    flow: Path | None = field(default=None, compare=False)
 
     @property
     def onset_path(self) -> Path:
