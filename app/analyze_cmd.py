@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -168,7 +169,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
         raise
     started = time.perf_counter()
     bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
-    complete, stats = False, None
+    complete, stats, delivered = False, None, _Delivered()
     try:
         with Pipeline(info.fps, options, classifier) as pipeline:
             stats = pipeline.stats
@@ -176,6 +177,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
                 for sink in sinks:
                     sink.feed(result)
                 if isinstance(result, FrameResult):
+                    delivered.add(result)
                     bar.update(1)
                     if on_frame is not None:
                         on_frame()
@@ -184,7 +186,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
         complete = True
     finally:  # also on Ctrl-C, SIGTERM, or an output error: every sink gets its summary
         bar.close()
-        summary = _summary(stats, recorded, time.perf_counter() - started)
+        summary = _summary(stats, delivered, recorded, time.perf_counter() - started)
         if args.live and stats is not None:
             summary.update(stats.live.summary(stats.dropped))
         for sink in sinks:
@@ -209,15 +211,26 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
         print(live_line(summary))
     if len(sinks) > 1:
         print(f"saved as session {sinks[1].session_id} in the library {args.library}")
-    if stats.processed and stats.no_face == stats.processed:
+    if delivered.frames and delivered.no_face == delivered.frames:
         say(f"note: {info.name}: no face found in any frame")
     return summary
 
 
-def _summary(stats: PipelineStats | None, source: VideoSource, elapsed: float) -> dict:
-    """events.json's summary (the sinks add whether the run completed)."""
-    processed = stats.processed if stats else 0
-    return {"frames": processed, "frames_without_face": stats.no_face if stats else 0,
+@dataclass
+class _Delivered:
+    """Frames the sinks received: the pipeline's own counts run ahead of them while threads are stopped."""
+    frames: int = 0
+    no_face: int = 0
+
+    def add(self, result: FrameResult) -> None:
+        self.frames += 1
+        self.no_face += result.face is None
+
+
+def _summary(stats: PipelineStats | None, delivered: _Delivered, source: VideoSource, elapsed: float) -> dict:
+    """events.json's summary (the sinks add whether the run completed); frame counts match frames.csv."""
+    processed = delivered.frames
+    return {"frames": processed, "frames_without_face": delivered.no_face,
             "events": stats.events if stats else 0, "seconds": round(elapsed, 3),
             "fps": round(processed / max(elapsed, 1e-9), 2),
             "truncated": getattr(source, "truncated_at", None) is not None,
