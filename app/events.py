@@ -29,6 +29,7 @@ class Event:
     duration_ms: float
     kind: str  # "micro" (onset→offset <= 500 ms) or "macro"
     spot_score: float  # 1.0 at the spotting threshold
+    open_ended: bool = False  # still running when the source (or the face track) ended: offset = last frame
     label: str | None = None  # shown label: the model's, "uncertain" or "none" (app.abstention)
     probabilities: dict[str, float] = field(default_factory=dict)  # the model's, always kept
     attention: np.ndarray | None = None  # (h, w) over the model's patch grid
@@ -66,7 +67,7 @@ class Event:
             "label_reason": self.label_reason,
             "evidence_reading": self.evidence.face_reading if self.evidence else None,
             "evidence_text": self.evidence.text if self.evidence else None,
-            "spot_score": round(self.spot_score, 4),
+            "spot_score": round(self.spot_score, 4), "open_ended": self.open_ended,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "attention": None if self.attention is None else np.round(self.attention, 6).tolist(),
             "evidence": self.evidence.to_json() if self.evidence else None,
@@ -79,7 +80,8 @@ def _round(value: float | None, digits: int = 6) -> float | None:
 
 EVENT_CSV_FIELDS = ["event_id", "face_id", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s",
                     "offset_s", "duration_ms", "kind", "label", "confidence", "model_label", "model_confidence",
-                    "label_reason", "evidence_reading", "evidence_text", "spot_score"]
+                    "label_reason", "evidence_reading", "evidence_text", "spot_score",
+                    "open_ended"]
 # OpenFace's names where the meaning is the same (frame is 1-based there, as here), then ours.
 FRAME_CSV_FIELDS = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz",
                     "eye_aspect_ratio", "spot_signal", "spot_threshold", *(f"bs_{n}" for n in BLENDSHAPE_NAMES)]

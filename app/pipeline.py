@@ -184,11 +184,11 @@ class Pipeline:
         self.stats.processed += 1
         if tracked.face is None:
             self.stats.no_face += 1
-            if self._faces:  # continuity is broken: whatever was in flight cannot be completed
-                self.spotter.reset()
-                self._faces.clear()
-                self._history.clear()
-            return [tracked]
+            # the face track ends here: its last frames' signal and its events in progress
+            flushed = self._flush() if self._faces else []
+            self._faces.clear()
+            self._history.clear()
+            return [tracked, *flushed]
         frame, face, pose = tracked.frame, tracked.face, tracked.pose
         self._faces.append((frame.index, tracked.aligned))
         if face.blendshapes is not None:
@@ -200,6 +200,8 @@ class Pipeline:
         return [tracked, *samples, *map(self._job, intervals)]
 
     def _flush(self) -> list[SpotSample | _EventJob]:
+        """The spotter's end of a face track (the source ended, or the face was lost): the last frames'
+        signal, and every event in progress."""
         samples, intervals = self.spotter.flush()
         return [*samples, *map(self._job, intervals)]
 
@@ -224,6 +226,7 @@ class Pipeline:
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
             onset_time=interval.onset_time, apex_time=interval.apex_time, offset_time=interval.offset_time,
             duration_ms=interval.duration_ms, kind=interval.kind, spot_score=interval.score,
+            open_ended=interval.open_ended,
             label=verdict.label, probabilities=probabilities,
             attention=classification.attention if classification else None,
             model_label=model_label, label_reason=verdict.reason, evidence=job.evidence,

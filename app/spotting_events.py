@@ -1,0 +1,171 @@
+"""The spotter's second part: events from the motion signal (``MotionSample``s, plain numbers).
+
+An event starts where the transient motion crosses an adaptive threshold (baseline + sensitivity × robust
+spread, at least a floor above the baseline) and lasts while the transient motion stays above its
+fall-back level (a fraction of the peak) or the face stays displaced from its rest (``held``), with dips
+shorter than the refractory time merged. So an expression held for seconds is one event that ends when the
+face returns to rest, and an event still running when the source ends is reported with the last frame as
+its offset and ``open_ended`` set. An event whose peak is a change of head pose or lighting (``nuisance``)
+is dropped.
+
+The threshold starts from a prior (the baseline and spread of a still face) that the data outweigh within
+about a second, and then follows the recent past: its median, and a spread measured below the median only
+(expressions push the signal up, never down, so the lower half is the noise). After the first second,
+values above the threshold enter the history clipped to it, so isolated events cannot ratchet the
+threshold up while a lasting rise of the noise (a lively speaker) is still followed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.spotting_options import SpottingOptions
+from app.spotting_signal import MotionSample
+
+MICRO_MAX_MS = 500.0
+
+
+@dataclass(frozen=True)
+class SpotSample:
+    """The spotting signal at one frame (known some frames after that frame arrived)."""
+
+    frame: int
+    timestamp: float
+    value: float  # smoothed regional motion, pixels on the crop
+    threshold: float
+    baseline: float
+
+
+@dataclass(frozen=True)
+class SpottedInterval:
+    onset: int
+    apex: int
+    offset: int
+    onset_time: float
+    apex_time: float
+    offset_time: float
+    peak: float  # signal at the apex, pixels
+    score: float  # (peak - baseline) / (threshold - baseline): 1 at the threshold
+    open_ended: bool = False  # still running when the source (or the face track) ended
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.offset_time - self.onset_time) * 1000.0
+
+    @property
+    def kind(self) -> str:
+        return "micro" if self.duration_ms <= MICRO_MAX_MS else "macro"
+
+
+class EventDetector:
+    """Feed ``MotionSample``s in frame order with ``push``; ``finish`` at the end of the track."""
+
+    def __init__(self, fps: float, options: SpottingOptions | None = None):
+        self.options = o = options or SpottingOptions()
+        self.history = o.frames(o.history_s * 1000, fps)
+        self.warm_up = o.frames(1000, fps)  # the first second enters the history unclipped: it replaces the prior
+        self.settle = o.frames(500, fps)  # no event starts before this much signal (one still up then does)
+        self.prior_weight = o.prior_s * fps
+        self.max_event = o.frames(max(o.max_event_ms, o.max_held_ms), fps)
+        self.reset()
+
+    def reset(self) -> None:
+        self._history: deque[float] = deque(maxlen=self.history)
+        self._recent: deque[tuple[SpotSample, MotionSample]] = deque(maxlen=self.history + self.max_event)
+        self._active: list[tuple[SpotSample, MotionSample]] | None = None
+        self._quiet_since: float | None = None
+        self._held = False  # the active event has been held (displaced from rest) at some point
+        self._last_offset = -1
+
+    def push(self, m: MotionSample) -> tuple[SpotSample, list[SpottedInterval]]:
+        sample = self._sample(m)
+        self._recent.append((sample, m))
+        return sample, self._detect(sample, m)
+
+    def finish(self) -> list[SpottedInterval]:
+        """End of the track: whatever is in progress becomes an event (``open_ended`` if still up)."""
+        intervals = []
+        if self._active:
+            last_s, last_m = self._active[-1]
+            interval = self._close(self._active, open_ended=self._up(self._active, last_s, last_m))
+            intervals = [interval] if interval else []
+        self.reset()
+        return intervals
+
+    def _sample(self, m: MotionSample) -> SpotSample:
+        o = self.options
+        past = np.array([*self._history, m.value])
+        median = float(np.median(past))
+        below = median - past[past < median]
+        spread = 1.4826 * float(np.median(below)) if below.size else 0.0  # MAD → σ for Gaussian noise
+        weight = past.size / (past.size + self.prior_weight)
+        baseline = weight * median + (1 - weight) * o.prior_baseline_px
+        spread = weight * spread + (1 - weight) * o.prior_spread_px
+        threshold = baseline + max(o.sensitivity * spread, o.min_amplitude_px)
+        self._history.append(m.value if len(self._history) < self.warm_up else min(m.value, threshold))
+        return SpotSample(m.frame, m.timestamp, m.value, threshold, baseline)
+
+    def _levels(self, active: list[tuple[SpotSample, MotionSample]]) -> tuple[SpotSample, float, float]:
+        """The event's highest sample, the level below which the signal counts as fallen back, and the
+        displacement from rest that still counts as held."""
+        peak = max((s for s, _ in active), key=lambda s: s.value)
+        low = peak.baseline + self.options.boundary * (peak.value - peak.baseline)
+        return peak, low, max(low, peak.threshold)
+
+    def _up(self, active, s: SpotSample, m: MotionSample) -> bool:
+        _, low, hold = self._levels(active)
+        return s.value >= low or m.held >= hold
+
+    def _detect(self, s: SpotSample, m: MotionSample) -> list[SpottedInterval]:
+        o = self.options
+        if self._active is None:
+            if s.value > s.threshold and len(self._history) >= self.settle:
+                self._active, self._quiet_since, self._held = [(s, m)], None, False
+            return []
+        self._active.append((s, m))
+        _, _, hold = self._levels(self._active)
+        if self._up(self._active, s, m):
+            self._quiet_since = None
+        elif self._quiet_since is None:
+            self._quiet_since = s.timestamp
+        quiet_ms = 0.0 if self._quiet_since is None else (s.timestamp - self._quiet_since) * 1000
+        length_ms = (s.timestamp - self._active[0][0].timestamp) * 1000
+        self._held = self._held or m.held >= hold
+        cap = o.max_held_ms if self._held else o.max_event_ms
+        if quiet_ms < o.refractory_ms and length_ms < cap:
+            return []
+        interval = self._close(self._active, open_ended=False)
+        self._active = None
+        return [interval] if interval else []
+
+    def _close(self, active, open_ended: bool) -> SpottedInterval | None:
+        peak, low, hold = self._levels(active)
+        up = [i for i, (s, m) in enumerate(active) if s.value >= low or m.held >= hold]
+        last_up = up[-1]
+        offset = active[-1 if open_ended else min(last_up + 1, len(active) - 1)][0]
+        # Onset: back from the first crossing to where the signal was last below the fall-back level,
+        # never into the previous event.
+        samples = [s for s, _ in self._recent if s.frame > self._last_offset]
+        start = next(i for i, s in enumerate(samples) if s.frame == active[0][0].frame)
+        while (start > 0 and samples[start - 1].value >= low
+               and (active[0][0].timestamp - samples[start - 1].timestamp) * 1000 < self.options.max_event_ms):
+            start -= 1
+        onset = samples[max(start - 1, 0)]
+        self._last_offset = offset.frame
+        if next(m for s, m in active if s.frame == peak.frame).nuisance:
+            return None  # the head turned or the light changed
+        held = [m for s, m in active[:last_up + 1] if s.value < low and m.held >= hold]
+        if held:  # held past the transient: the apex is where the displacement from rest first levels off
+            top = max(m.held for _, m in active[:last_up + 1])
+            apex = next(m for _, m in active if m.held >= 0.9 * top)
+            apex_frame, apex_time, height = apex.frame, apex.timestamp, max(top, peak.value)
+        else:  # the smoothed peak can shift on an asymmetric rise/fall: refine on the raw signal nearby
+            reach = self.options.smoothing_ms / 2000 + 1e-6
+            apex = max((m for _, m in self._recent if abs(m.timestamp - peak.timestamp) <= reach), key=lambda m: m.raw)
+            apex_frame, apex_time, height = apex.frame, apex.timestamp, peak.value
+        scale = max(peak.threshold - peak.baseline, 1e-9)
+        return SpottedInterval(onset.frame, apex_frame, offset.frame, onset.timestamp, apex_time,
+                               offset.timestamp, height, (height - peak.baseline) / scale, open_ended)

@@ -1,0 +1,39 @@
+"""The spotter's settings, shared by its two parts (the motion signal and the event detector).
+
+Detector defaults (sensitivity, floor, fall-back, merge gap, prior) were chosen on the synthetic
+benchmark's development seed and are reported on another seed (README, ``models.spotting_benchmark``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpottingOptions:
+    # --- motion signal (app/spotting_signal.py) ---
+    half_windows_ms: tuple[float, ...] = (500.0, 1600.0)  # micro and macro scales: frames compared
+    smoothing_ms: float = 50.0  # moving-average window of the signal
+    min_side_ms: float = 60.0  # near either end of the face track a window is clipped, but not below this
+    rest_level_px: float = 0.5  # the face counts as moved away from its rest reference above this
+    pose_px: float = 2.0  # stable landmarks (nose, face sides) moved more than this ...
+    pose_share: float = 1.0  # ... and more than this share of the regional motion: a head turn, not an expression
+    global_share: float = 0.6  # the median region moved this share of the largest: the whole face, not an expression
+    lighting_ratio: float = 0.08  # the face's brightness changed more than this fraction: a lighting change
+    blink_ear_ratio: float = 0.85  # eyes count as closing below this fraction of the usual EAR
+    blink_margin_ms: float = 60.0  # mute the eyes this long around a blink
+    flow_method: str = "dis_fast"
+    # --- event detector (app/spotting_events.py) ---
+    sensitivity: float = 4.0  # threshold = baseline + sensitivity × robust sigma ...
+    min_amplitude_px: float = 0.2  # ... but at least this far above baseline (pixels on the crop)
+    history_s: float = 10.0  # window for the baseline and spread
+    prior_baseline_px: float = 0.15  # before data arrive: the baseline and spread of a still face ...
+    prior_spread_px: float = 0.05
+    prior_s: float = 0.25  # ... weighted like this many seconds of signal: ~1 s of face outweighs it
+    boundary: float = 0.3  # onset/offset where the signal is back below this fraction of the peak
+    max_event_ms: float = 4000.0  # a transient event is cut here
+    max_held_ms: float = 10000.0  # a held expression is cut here
+    refractory_ms: float = 200.0  # an event ends after the signal stayed this long below the fall-back level
+
+    def frames(self, ms: float, fps: float) -> int:
+        return max(1, int(round(ms * fps / 1000.0)))

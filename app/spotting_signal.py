@@ -1,0 +1,235 @@
+"""The spotter's first part: a per-frame motion signal from aligned face crops.
+
+Per frame t three things are measured, each as the largest regional motion (optical flow in 11 facial
+regions, the head's rigid motion subtracted):
+
+- ``value``, the transient motion: against BOTH the frame a half window before and the one after, the
+  smaller of the two (the "feature difference" of the MEGC spotting literature, with optical flow). An
+  expression displaces the face at its apex with respect to neutral frames on either side; a head turn or a
+  lighting step differs from one side only. Two half windows run side by side (micro and macro scales).
+  Near either end of the face track a window is clipped to the frames there are, so the signal runs from
+  the first frame to the last.
+- ``held``, the displacement from a rest reference: the face a long half window earlier while nothing
+  moves, frozen there once the face moves away, so an expression held for many seconds stays visible
+  until it is released (or the source ends).
+- ``nuisance``, set when what differs between the compared frames is the head's pose (the nose and the
+  sides of the face moved in the eye-aligned crop, or most regions moved alike: expressions move a few
+  parts and leave the nose in place) or the lighting (the face's mean brightness changed). A held
+  expression changes neither; a head turn or a lighting step does. The event detector drops such changes, and the rest reference moves to the new pose or light.
+
+Flows are computed between crops resampled through one alignment, so landmark jitter cancels; while the
+eye aspect ratio says the eyes blink, the lids are muted, and the brows too unless they move more than
+the lids. The signal is smoothed with a short centred moving average.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.align import AlignedFace, reregister
+from app.flow import compute_flow, head_motion, rigid_motion_at
+from app.regions import SPOTTING_REGIONS
+from app.spotting_options import SpottingOptions
+
+_LID_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.blink == "lid"]
+_BROW_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.blink == "brow"]
+# Landmarks no expression moves in an eye-aligned crop, but a turn or nod of the head does:
+# the nose ridge and tip, and the sides of the face at cheekbone and temple height.
+STABLE_LANDMARKS = (6, 197, 195, 5, 4, 1, 234, 454, 127, 356)
+
+
+@dataclass(frozen=True)
+class MotionSample:
+    """The motion signal at one frame, in pixels on the aligned crop."""
+
+    frame: int
+    timestamp: float
+    value: float  # transient motion, smoothed
+    raw: float  # transient motion, unsmoothed (to place the apex)
+    held: float  # displacement from the rest reference, smoothed; 0 where the change is pose or lighting
+    nuisance: bool  # the compared frames differ in head pose or lighting
+
+
+@dataclass
+class _Slot:
+    frame: int
+    timestamp: float
+    face: AlignedFace
+    blink: bool
+
+
+def pose_shift(a: AlignedFace, b: AlignedFace) -> float:
+    """Median shift of the stable landmarks between two eye-aligned crops (pixels)."""
+    idx = list(STABLE_LANDMARKS)
+    return float(np.median(np.linalg.norm(a.landmarks[idx, :2] - b.landmarks[idx, :2], axis=1)))
+
+
+def brightness_change(a: AlignedFace, b: AlignedFace) -> float:
+    """Relative change of the mean brightness of the face's centre between two crops."""
+    s = a.size // 4
+    ma, mb = float(a.image[s:-s, s:-s].mean()), float(b.image[s:-s, s:-s].mean())
+    return abs(ma - mb) / max(ma, mb, 1.0)
+
+
+def region_motion(flow: np.ndarray, boxes: np.ndarray, eyes_muted: bool) -> np.ndarray:
+    """Length of each region's mean flow vector, the head's rigid motion taken out.
+
+    The mean vector, not the mean length: coherent motion adds up, noise cancels out. The rigid
+    motion is affine, so its mean over a box is its value at the box centre.
+    """
+    means = np.array([flow[y0:y1, x0:x1].reshape(-1, 2).mean(axis=0) for x0, y0, x1, y1 in boxes])
+    centres = np.column_stack([(boxes[:, 0] + boxes[:, 2] - 1) / 2, (boxes[:, 1] + boxes[:, 3] - 1) / 2])
+    rigid = rigid_motion_at(head_motion(flow, step=8), centres, flow.shape[:2])
+    values = np.linalg.norm(means - rigid, axis=1)
+    if eyes_muted:
+        lids = values[_LID_REGIONS].max()
+        values[_LID_REGIONS] = 0.0
+        brows = values[_BROW_REGIONS]
+        values[_BROW_REGIONS] = np.where(brows > lids, brows, 0.0)
+    return values
+
+
+class MotionSignal:
+    """Feed one aligned face per frame with ``push``; collect ``MotionSample``s in frame order.
+
+    Windows are in seconds on the frames' own timestamps, so frames dropped in live use (or a variable
+    frame rate) do not stretch them. A sample is known once the frame a long half window later has
+    arrived; ``flush`` measures the last frames with windows clipped to the end of the track.
+    """
+
+    def __init__(self, fps: float, options: SpottingOptions | None = None):
+        self.options = o = options or SpottingOptions()
+        self.windows_s = sorted({ms / 1000.0 for ms in o.half_windows_ms})
+        self.margin_s = max(o.blink_margin_ms, 0.0) / 1000.0
+        self.min_side_s = o.min_side_ms / 1000.0
+        self.tolerance_s = 0.5 / fps  # half a frame: how far a reference frame may sit from its ideal time
+        self.half = o.frames(o.smoothing_ms, fps) // 2  # centred smoothing window of 2·half + 1 samples
+        self.blink_margin = o.frames(o.blink_margin_ms, fps) if o.blink_margin_ms > 0 else 0
+        self.long = o.frames(self.windows_s[-1] * 1000, fps)
+        self.max_held_s = o.max_held_ms / 1000.0
+        self._ear_history = o.frames(10_000, fps)
+        self.reset()
+
+    @property
+    def delay_frames(self) -> int:
+        """How many frames (at the nominal fps) after a frame arrives its sample is known."""
+        return self.long + self.half + self.blink_margin
+
+    def reset(self) -> None:
+        """Forget everything that depends on continuity (face lost, seek)."""
+        self._slots: deque[_Slot] = deque()
+        self._next = 0  # index in _slots of the next frame to measure
+        self._raw: list[tuple[int, float, float, float, bool]] = []  # measured, not all smoothed yet
+        self._pos = 0  # index in _raw of the next sample to emit
+        self._ears: deque[float] = deque(maxlen=self._ear_history)
+        self._ref: _Slot | None = None  # rest reference
+
+    def push(self, frame: int, timestamp: float, face: AlignedFace, ear: float) -> list[MotionSample]:
+        self._slots.append(_Slot(frame, timestamp, face, self._is_blink(ear)))
+        ready = timestamp - self.windows_s[-1] - self.margin_s + self.tolerance_s
+        while self._next < len(self._slots) and self._slots[self._next].timestamp <= ready:
+            self._measure(self._next)
+            self._next += 1
+        self._forget_old_slots()
+        return self._emit(final=False)
+
+    def flush(self) -> list[MotionSample]:
+        """End of the track: measure the last frames with the windows clipped to it; emit everything."""
+        for centre in range(self._next, len(self._slots)):
+            self._measure(centre)
+        self._next = len(self._slots)
+        samples = self._emit(final=True)
+        self.reset()
+        return samples
+
+    def _forget_old_slots(self) -> None:
+        if self._next >= len(self._slots):
+            return
+        oldest_needed = self._slots[self._next].timestamp - self.windows_s[-1] - self.margin_s - self.tolerance_s
+        while self._slots and self._slots[0].timestamp < oldest_needed:
+            self._slots.popleft()
+            self._next -= 1
+
+    def _emit(self, final: bool) -> list[MotionSample]:
+        """Smooth with a centred window (shortened at the ends of the track) and emit what is known."""
+        raw, out, h = self._raw, [], self.half
+        while self._pos < len(raw) and (final or self._pos + h < len(raw)):
+            window = raw[max(0, self._pos - h):self._pos + h + 1]
+            frame, timestamp, value, held, nuisance = raw[self._pos]
+            out.append(MotionSample(frame, timestamp, float(np.mean([r[2] for r in window])), value,
+                                    float(np.mean([r[3] for r in window])), nuisance))
+            self._pos += 1
+        drop = max(0, self._pos - h)
+        del raw[:drop]
+        self._pos -= drop
+        return out
+
+    def _is_blink(self, ear: float) -> bool:
+        usual = float(np.median(self._ears)) if len(self._ears) >= 5 else ear
+        self._ears.append(ear)
+        return ear < self.options.blink_ear_ratio * usual
+
+    def _measure(self, centre: int) -> None:
+        """Transient motion, held displacement and nuisance flag of the slot at ``centre``."""
+        o, slots = self.options, self._slots
+        here = slots[centre]
+        times = [s.timestamp for s in slots]
+        first, last, tol = times[0], times[-1], self.tolerance_s
+
+        def nearest(t: float) -> int:
+            i = bisect.bisect_left(times, t)
+            return min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - t))
+
+        def blinking(t: float) -> bool:
+            lo, hi = bisect.bisect_left(times, t - self.margin_s - tol), bisect.bisect_right(times, t + self.margin_s + tol)
+            return any(s.blink for s in itertools.islice(slots, lo, hi))
+
+        boxes = np.array([r.box(here.face.landmarks, here.face.size) for r in SPOTTING_REGIONS])
+        cache: dict[tuple[int, bool], np.ndarray] = {}
+
+        def motion(other: _Slot, muted: bool) -> np.ndarray:
+            key = (other.frame, muted)
+            if key not in cache:
+                flow = compute_flow(reregister(other.face, here.face), here.face.image, o.flow_method)
+                cache[key] = region_motion(flow, boxes, muted)
+            return cache[key]
+
+        def differs(a: _Slot, b: _Slot, regions: np.ndarray) -> bool:
+            """A change of pose or light between two frames: the stable landmarks moved by more than a
+            share of the regional motion (an expression moves its regions far more than the nose), or most
+            regions moved alike (a turn or nod distorts the whole face, an expression a few parts), or
+            the face's brightness changed."""
+            top, shift = float(regions.max()), pose_shift(a.face, b.face)
+            return ((shift > o.pose_px and shift > o.pose_share * top)
+                    or (top > o.rest_level_px and float(np.median(regions)) > o.global_share * top)
+                    or brightness_change(a.face, b.face) > o.lighting_ratio)
+
+        value, nuisance = 0.0, False
+        for w in self.windows_s:
+            t_before, t_after = max(here.timestamp - w, first), min(here.timestamp + w, last)
+            if min(here.timestamp - t_before, t_after - here.timestamp) < self.min_side_s - tol:
+                continue
+            before, after = slots[nearest(t_before)], slots[nearest(t_after)]
+            muted = blinking(t_before) or blinking(here.timestamp) or blinking(t_after)
+            sides = np.stack([motion(before, muted), motion(after, muted)])
+            scale_value = float(np.max(sides.min(axis=0)))
+            if scale_value > value:
+                value, nuisance = scale_value, differs(before, after, sides.max(axis=0))
+
+        ref = self._ref or slots[0]
+        displaced = motion(ref, ref.blink or blinking(here.timestamp))
+        held = float(displaced.max())
+        if differs(ref, here, displaced):  # the head turned or the light changed: that is the new rest
+            held, nuisance, self._ref = 0.0, True, here
+        elif held <= o.rest_level_px:  # at rest: the reference follows a long half window behind
+            self._ref = slots[nearest(here.timestamp - self.windows_s[-1])]
+        elif here.timestamp - ref.timestamp > self.max_held_s:  # held too long to be one expression
+            self._ref = here
+        else:  # moved away from rest: the reference stays until the face comes back
+            self._ref = ref
+        self._raw.append((here.frame, here.timestamp, value, held, nuisance))

@@ -1,0 +1,119 @@
+"""The event detector on plain motion signals (no images): what is an event, what is not, and when."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.spotting_events import EventDetector
+from app.spotting_options import SpottingOptions
+from app.spotting_signal import MotionSample
+
+FPS = 30.0
+
+
+def _bump(t: np.ndarray, centre: float, width: float, height: float) -> np.ndarray:
+    """A raised-cosine bump of full width ``width`` seconds."""
+    x = np.clip((t - centre) / (width / 2), -1, 1)
+    return height * 0.5 * (1 + np.cos(np.pi * x))
+
+
+def _run(value, held=None, nuisance=None, options=None, fps=FPS):
+    n = len(value)
+    held = np.zeros(n) if held is None else held
+    nuisance = np.zeros(n, bool) if nuisance is None else nuisance
+    detector = EventDetector(fps, options or SpottingOptions())
+    samples, events = [], []
+    for i in range(n):
+        m = MotionSample(i, i / fps, float(value[i]), float(value[i]), float(held[i]), bool(nuisance[i]))
+        sample, found = detector.push(m)
+        samples.append(sample)
+        events += found
+    return events + detector.finish(), samples
+
+
+def _noise(seconds: float, level: float = 0.12, sigma: float = 0.03, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(int(seconds * FPS)) / FPS
+    return t, level + np.abs(np.random.default_rng(seed).normal(0, sigma, t.size))
+
+
+def test_a_burst_is_one_micro_event_at_its_apex():
+    t, value = _noise(6.0)
+    value += _bump(t, 3.0, 0.3, 1.0)
+    events, _ = _run(value)
+    assert len(events) == 1
+    e = events[0]
+    assert e.kind == "micro" and not e.open_ended
+    assert abs(e.apex - 90) <= 1 and e.onset < e.apex < e.offset and e.score > 1
+
+
+def test_a_head_turn_or_lighting_step_is_no_event():
+    """The signal part flags a change of pose or light (the compared frames differ in the nose and face
+    sides, or in brightness) and moves its rest reference there, so nothing is held afterwards."""
+    t, value = _noise(6.0)
+    turn = _bump(t, 3.0, 0.4, 1.5)  # the ramp of a turn, seen half by the two-sided transient motion
+    events, _ = _run(value + turn, nuisance=turn > 0.2)
+    assert events == []
+    step = (t >= 3.0) & (t < 3.0 + 1 / FPS)  # an instant lighting step: no transient, one flagged frame
+    events, _ = _run(value + 0.5 * step, nuisance=step)
+    assert events == []
+
+
+def test_a_held_expression_is_one_event_from_onset_to_release():
+    """Neutral, a smile held for 5 s (longer than the long window), released: one macro event whose apex
+    is where the displacement levels off and whose offset is the release."""
+    t, value = _noise(12.0)
+    onset, release = 3.0, 8.0
+    rise = np.clip((t - onset) / 0.4, 0, 1) * (t < release) + np.clip(1 - (t - release) / 0.4, 0, 1) * (t >= release)
+    held = 2.0 * (0.5 - 0.5 * np.cos(np.pi * rise))
+    value = value + _bump(t, onset + 0.2, 0.4, 1.0) + _bump(t, release + 0.2, 0.4, 1.0)  # ramps, seen half
+    events, _ = _run(value, held=held)
+    assert len(events) == 1, events
+    e = events[0]
+    assert e.kind == "macro" and not e.open_ended
+    assert abs(e.onset_time - onset) < 0.15 and abs(e.offset_time - (release + 0.4)) < 0.3
+    assert onset + 0.2 < e.apex_time < onset + 0.5
+
+
+def test_an_expression_held_to_the_end_is_open_ended():
+    t, value = _noise(4.0)
+    held = 2.0 * (0.5 - 0.5 * np.cos(np.pi * np.clip((t - 1.5) / 0.4, 0, 1)))
+    events, _ = _run(value + _bump(t, 1.7, 0.4, 1.0), held=held)
+    assert len(events) == 1 and events[0].open_ended
+    assert events[0].offset == len(t) - 1 and abs(events[0].onset_time - 1.5) < 0.15
+
+
+def test_a_burst_at_the_end_of_the_stream_is_flushed():
+    t, value = _noise(5.0)
+    events, _ = _run(value + _bump(t, 4.9, 0.3, 1.0))  # still rising-and-falling as the source ends
+    assert len(events) == 1 and events[0].apex_time > 4.7
+
+
+@pytest.mark.parametrize("seconds", [2.0, 3.0])
+def test_a_short_clip_gets_its_expression(seconds):
+    """The threshold starts from a prior for a still face, so one second of face is enough."""
+    t, value = _noise(seconds)
+    events, samples = _run(value + _bump(t, 1.0, 0.3, 0.8))
+    assert len(events) == 1 and abs(events[0].apex_time - 1.0) < 0.05
+    assert samples[0].threshold < 1.0  # a threshold from the first frame on
+
+
+def test_the_threshold_follows_the_data_within_a_second():
+    _, value = _noise(3.0, level=0.6, sigma=0.05)
+    _, samples = _run(value)
+    median = float(np.median(value))
+    assert samples[int(FPS)].baseline > 0.7 * median  # the prior (0.15 px) is outweighed within a second
+    assert samples[-1].baseline > 0.85 * median
+    events, _ = _run(value)
+    assert events == []  # a noisier face than the prior is not an event
+
+
+def test_lasting_activity_raises_the_threshold_instead_of_firing_a_storm():
+    """Speech-like motion (bumps at ~3 per second for 20 s): the threshold rises to it within seconds."""
+    t, value = _noise(20.0)
+    rng = np.random.default_rng(1)
+    for centre in np.arange(1.0, 19.5, 0.33):
+        value += _bump(t, centre + rng.uniform(-0.05, 0.05), 0.25, rng.uniform(0.6, 1.2))
+    events, samples = _run(value)
+    assert samples[-1].threshold > 0.6
+    assert len(events) <= 5 and all(e.onset_time < 12.0 for e in events), [(e.onset_time, e.offset_time) for e in events]

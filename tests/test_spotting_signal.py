@@ -1,0 +1,82 @@
+"""The motion signal on rendered faces tracked by real MediaPipe: what reads as an expression, what as
+a change of pose or light, and that the signal covers the whole track."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from app.align import AlignmentTemplate, align_face
+from app.face import FaceTracker, FaceTrackerOptions, RunningMode
+from app.regions import eye_aspect_ratio
+from app.spotting_events import EventDetector
+from app.spotting_signal import MotionSignal
+from models.synth import ExpressionEvent, NuisanceOptions, render_sequence
+
+FPS = 30
+NOISE = NuisanceOptions(noise_sigma=1.0)
+
+
+def _track(frames):
+    with FaceTracker(FaceTrackerOptions(mode=RunningMode.VIDEO)) as tracker:
+        observations = [tracker.detect(f) for f in frames]
+    return [(align_face(f, o.landmarks, AlignmentTemplate()), eye_aspect_ratio(o.landmarks))
+            for f, o in zip(frames, observations)]
+
+
+def _signal(faces):
+    signal = MotionSignal(FPS)
+    samples = [m for i, (face, ear) in enumerate(faces) for m in signal.push(i, i / FPS, face, ear)]
+    return samples + signal.flush()
+
+
+def _events(samples):
+    detector = EventDetector(FPS)
+    return [e for m in samples for e in detector.push(m)[1]] + detector.finish()
+
+
+@pytest.fixture(scope="module")
+def still_frames():
+    frames, _ = render_sequence("astronaut", [], fps=FPS, duration_s=2.6, seed=1, nuisances=NOISE)
+    return frames
+
+
+def test_a_held_smile_stays_displaced_from_rest_to_the_last_frame():
+    """Neutral for 1 s, then a smile held past the end of a 2.5-s clip (longer than the long window)."""
+    smile = ExpressionEvent({"6": 3.0, "12": 3.0}, onset_s=1.0, apex_s=1.4, offset_s=9.0, hold_s=7.0)
+    frames, _ = render_sequence("astronaut", [smile], fps=FPS, duration_s=2.5, seed=1, nuisances=NOISE)
+    samples = _signal(_track(frames))
+    assert [m.frame for m in samples] == list(range(len(frames)))  # from the first frame to the last
+    neutral = [m for m in samples if m.timestamp < 0.9]
+    plateau = [m for m in samples if m.timestamp > 1.6]
+    assert max(m.held for m in neutral) < 0.3 and min(m.held for m in plateau) > 1.5
+    assert not any(m.nuisance for m in plateau)
+    assert max(m.value for m in samples if 1.0 < m.timestamp < 1.5) > 0.5  # the onset ramp, seen both ways
+    assert max(m.value for m in plateau) < 0.3  # the plateau itself is no transient
+
+
+def test_a_lighting_step_is_a_nuisance_not_an_expression(still_frames):
+    lit = [np.clip(f.astype(np.float32) * (1.25 if i >= 45 else 1.0), 0, 255).astype(np.uint8)
+           for i, f in enumerate(still_frames)]
+    samples = _signal(_track(lit))
+    assert any(m.nuisance for m in samples if 44 <= m.frame <= 46)
+    assert max(m.held for m in samples if m.frame > 50) < 0.3  # the rest moved to the new light
+    assert _events(samples) == []
+
+
+def test_a_head_turn_is_a_nuisance_not_an_expression(still_frames):
+    """A turn seen as a perspective change of the whole face over 0.3 s: every region moves alike, where
+    an expression moves a few."""
+    h, w = still_frames[0].shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    turned = []
+    for i, frame in enumerate(still_frames):
+        k = np.clip((i / FPS - 1.2) / 0.3, 0, 1) * 0.12
+        dst = np.float32([[0, h * k / 2], [w * (1 - k / 2), 0], [w * (1 - k / 2), h], [0, h * (1 - k / 2)]])
+        turned.append(cv2.warpPerspective(frame, cv2.getPerspectiveTransform(src, dst), (w, h),
+                                          borderMode=cv2.BORDER_REPLICATE))
+    samples = _signal(_track(turned))
+    assert any(m.nuisance for m in samples if 36 <= m.frame <= 55)
+    assert max(m.held for m in samples if m.frame > 58) < 0.5
+    assert _events(samples) == []
