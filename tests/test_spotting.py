@@ -56,10 +56,29 @@ def test_a_macro_expression_is_one_macro_event(tmp_path):
     assert overlap / union >= 0.5
 
 
+def test_a_short_clip_with_a_smile_held_to_the_end_gets_one_open_ended_event(tmp_path):
+    """2.5 s: neutral, then a smile that is still held when the recording stops."""
+    smile = ExpressionEvent({"6": 3.0, "12": 3.0}, onset_s=1.0, apex_s=1.4, offset_s=9.0, hold_s=7.0)
+    frames, _ = render_sequence("astronaut", [smile], fps=30, duration_s=2.5, seed=1,
+                                nuisances=NuisanceOptions(noise_sigma=1.0))
+    spotted, samples = _analyse(write_video(tmp_path / "held.avi", frames, 30))
+    assert len(spotted) == 1 and spotted[0].open_ended and spotted[0].kind == "macro"
+    assert spotted[0].offset_frame == len(frames) - 1 and abs(spotted[0].onset_time - 1.0) < 0.15
+    assert spotted[0].to_json()["open_ended"] is True
+    assert samples[-1].frame == len(frames) - 1  # the signal runs to the last frame
+
+
+def test_a_burst_in_the_last_half_second_is_spotted(tmp_path):
+    burst = ExpressionEvent({"12": 1.5, "6": 1.0}, onset_s=2.3, apex_s=2.45, offset_s=2.7)
+    frames, _ = render_sequence("grace_hopper", [burst], fps=30, duration_s=2.8, seed=2,
+                                nuisances=NuisanceOptions(noise_sigma=1.0))
+    spotted, _ = _analyse(write_video(tmp_path / "burst.avi", frames, 30))
+    assert len(spotted) == 1 and abs(spotted[0].apex_time - 2.45) < 0.1 and not spotted[0].open_ended
+
+
 def test_window_lengths_are_milliseconds_converted_with_the_fps():
     from app.spotting import Spotter
 
     for fps in (30, 200):
         spotter = Spotter(fps, SpottingOptions(half_windows_ms=(500.0, 1600.0), smoothing_ms=50))
-        assert spotter.ks == [round(0.5 * fps), round(1.6 * fps)]
         assert spotter.delay_frames * 1000 / fps == pytest.approx(1600 + 25 + 60, abs=2 * 1000 / fps)
