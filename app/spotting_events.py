@@ -8,8 +8,8 @@ face returns to rest, and an event still running when the source ends is reporte
 its offset and ``open_ended`` set. An event whose peak is a change of head pose or lighting (``nuisance``)
 is dropped.
 
-The threshold starts from a prior (the baseline and spread of a still face) that the data outweigh within
-about a second, and then follows the recent past: its median, and a spread measured below the median only
+The threshold is the recent past's median plus a spread measured below the median only, the spread starting
+from a prior (a still face's) that the data outweigh within about a second
 (expressions push the signal up, never down, so the lower half is the noise). After the first second,
 values above the threshold enter the history clipped to it, so isolated events cannot ratchet the
 threshold up while a lasting rise of the noise (a lively speaker) is still followed.
@@ -78,6 +78,7 @@ class EventDetector:
         self._active: list[tuple[SpotSample, MotionSample]] | None = None
         self._quiet_since: float | None = None
         self._held = False  # the active event has been held (displaced from rest) at some point
+        self._held_before = 0.0
         self._last_offset = -1
 
     def push(self, m: MotionSample) -> tuple[SpotSample, list[SpottedInterval]]:
@@ -101,32 +102,38 @@ class EventDetector:
         median = float(np.median(past))
         below = median - past[past < median]
         spread = 1.4826 * float(np.median(below)) if below.size else 0.0  # MAD → σ for Gaussian noise
-        weight = past.size / (past.size + self.prior_weight)
-        baseline = weight * median + (1 - weight) * o.prior_baseline_px
-        spread = weight * spread + (1 - weight) * o.prior_spread_px
+        weight = past.size / (past.size + self.prior_weight)  # a few samples' spread is no estimate yet
+        baseline, spread = median, weight * spread + (1 - weight) * o.prior_spread_px
         threshold = baseline + max(o.sensitivity * spread, o.min_amplitude_px)
         self._history.append(m.value if len(self._history) < self.warm_up else min(m.value, threshold))
         return SpotSample(m.frame, m.timestamp, m.value, threshold, baseline)
 
     def _levels(self, active: list[tuple[SpotSample, MotionSample]]) -> tuple[SpotSample, float, float]:
-        """The event's highest sample, the level below which the signal counts as fallen back, and the
+        """The event's highest sample, how far above the baseline the signal still counts as up (a fraction
+        of the peak's rise, over each sample's own baseline, which may still be settling), and the
         displacement from rest that still counts as held."""
+        o = self.options
         peak = max((s for s, _ in active), key=lambda s: s.value)
-        low = peak.baseline + self.options.boundary * (peak.value - peak.baseline)
-        return peak, low, max(low, peak.threshold)
+        rise = o.boundary * (peak.value - peak.baseline)
+        return peak, rise, max(peak.baseline + rise, peak.threshold, o.hold_ratio * peak.value,
+                               self._held_before + o.hold_min_px)
 
     def _up(self, active, s: SpotSample, m: MotionSample) -> bool:
-        _, low, hold = self._levels(active)
-        return s.value >= low or m.held >= hold
+        _, rise, hold = self._levels(active)
+        return s.value >= s.baseline + rise or m.held >= hold
 
     def _detect(self, s: SpotSample, m: MotionSample) -> list[SpottedInterval]:
         o = self.options
         if self._active is None:
             if s.value > s.threshold and len(self._history) >= self.settle:
                 self._active, self._quiet_since, self._held = [(s, m)], None, False
+                # the displacement from rest just before: a rest reference gone stale (slow drift, a change
+                # of pose mid-expression) shows up here and must not count as holding
+                before = [mm.held for ss, mm in self._recent if s.timestamp - ss.timestamp <= self.options.refractory_ms / 1000]
+                self._held_before = min(before)
             return []
         self._active.append((s, m))
-        _, _, hold = self._levels(self._active)
+        hold = self._levels(self._active)[2]
         if self._up(self._active, s, m):
             self._quiet_since = None
         elif self._quiet_since is None:
@@ -142,22 +149,22 @@ class EventDetector:
         return [interval] if interval else []
 
     def _close(self, active, open_ended: bool) -> SpottedInterval | None:
-        peak, low, hold = self._levels(active)
-        up = [i for i, (s, m) in enumerate(active) if s.value >= low or m.held >= hold]
+        peak, rise, hold = self._levels(active)
+        up = [i for i, (s, m) in enumerate(active) if s.value >= s.baseline + rise or m.held >= hold]
         last_up = up[-1]
         offset = active[-1 if open_ended else min(last_up + 1, len(active) - 1)][0]
         # Onset: back from the first crossing to where the signal was last below the fall-back level,
         # never into the previous event.
         samples = [s for s, _ in self._recent if s.frame > self._last_offset]
         start = next(i for i, s in enumerate(samples) if s.frame == active[0][0].frame)
-        while (start > 0 and samples[start - 1].value >= low
+        while (start > 0 and samples[start - 1].value >= samples[start - 1].baseline + rise
                and (active[0][0].timestamp - samples[start - 1].timestamp) * 1000 < self.options.max_event_ms):
             start -= 1
         onset = samples[max(start - 1, 0)]
         self._last_offset = offset.frame
         if next(m for s, m in active if s.frame == peak.frame).nuisance:
             return None  # the head turned or the light changed
-        held = [m for s, m in active[:last_up + 1] if s.value < low and m.held >= hold]
+        held = [m for s, m in active[:last_up + 1] if s.value < s.baseline + rise and m.held >= hold]
         if held:  # held past the transient: the apex is where the displacement from rest first levels off
             top = max(m.held for _, m in active[:last_up + 1])
             apex = next(m for _, m in active if m.held >= 0.9 * top)

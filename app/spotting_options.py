@@ -24,15 +24,16 @@ class SpottingOptions:
     blink_margin_ms: float = 60.0  # mute the eyes this long around a blink
     flow_method: str = "dis_fast"
     # --- event detector (app/spotting_events.py) ---
-    sensitivity: float = 4.0  # threshold = baseline + sensitivity × robust sigma ...
-    min_amplitude_px: float = 0.2  # ... but at least this far above baseline (pixels on the crop)
-    history_s: float = 10.0  # window for the baseline and spread
-    prior_baseline_px: float = 0.15  # before data arrive: the baseline and spread of a still face ...
-    prior_spread_px: float = 0.05
+    sensitivity: float = 3.0  # threshold = baseline + sensitivity × robust sigma ...
+    min_amplitude_px: float = 0.15  # ... but at least this far above baseline (pixels on the crop)
+    history_s: float = 4.0  # window for the baseline and spread
+    prior_spread_px: float = 0.05  # before data arrive: the spread of a still face's signal ...
     prior_s: float = 0.25  # ... weighted like this many seconds of signal: ~1 s of face outweighs it
     boundary: float = 0.3  # onset/offset where the signal is back below this fraction of the peak
     max_event_ms: float = 4000.0  # a transient event is cut here
     max_held_ms: float = 10000.0  # a held expression is cut here
+    hold_ratio: float = 1.5  # an event is held while the displacement from rest is at least this × its transient peak
+    hold_min_px: float = 2.0  # ... and this far above its value just before the event (a stale rest stays below)
     refractory_ms: float = 200.0  # an event ends after the signal stayed this long below the fall-back level
 
     def frames(self, ms: float, fps: float) -> int:

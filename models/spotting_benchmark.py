@@ -1,4 +1,4 @@
-"""The spotting target, reproduced: ``python -m models.spotting_benchmark [--seed 8] [--out runs/spotting]``.
+"""The spotting target, reproduced: ``python -m models.spotting_benchmark [--seed 8] [--out DIR]``.
 
 Renders synthetic long videos (micro- and macro-expressions, blinks, head motion, lighting drift), runs
 ``analyze`` on each exactly as a user would, and scores the spotted intervals with the MEGC rule
@@ -84,7 +84,7 @@ def _render(out: Path, seed: int, workers: int) -> int:
 
 def report(out: Path, seed: int, workers: int) -> int:
     data, pred = out / "data", out / "pred"
-    code = _render(data, seed, workers)
+    code = 0 if (data / "long" / "ground_truth.csv").is_file() else _render(data, seed, workers)
     for video in sorted((data / "long").glob("*.avi")):
         code = code or cli_main(["analyze", str(video), "--out", str(pred / video.stem), "--no-progress"])
     return code or cli_main(["evaluate-spotting", "--pred", str(pred), "--truth", str(data / "long"),
@@ -134,14 +134,15 @@ def _line(scores: dict[str, SpotCounts]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.spotting_benchmark", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/spotting"), help="where the videos and results go")
+    parser.add_argument("--out", type=Path, help="where the videos and results go (default runs/spotting/seed<SEED>;"
+                        " videos already there are reused)")
     parser.add_argument("--seed", type=int, help=f"rendering seed (default {REPORT_SEED}; with --choose {DEV_SEED})")
     parser.add_argument("--choose", action="store_true", help="grid-search the detector's options on this seed")
     parser.add_argument("--workers", type=int, default=1, help="processes for rendering")
     args = parser.parse_args(argv)
-    if args.choose:
-        return choose(args.out, DEV_SEED if args.seed is None else args.seed, args.workers)
-    return report(args.out, REPORT_SEED if args.seed is None else args.seed, args.workers)
+    seed = args.seed if args.seed is not None else DEV_SEED if args.choose else REPORT_SEED
+    out = args.out or Path(f"runs/spotting/seed{seed}")
+    return (choose if args.choose else report)(out, seed, args.workers)
 
 
 if __name__ == "__main__":
