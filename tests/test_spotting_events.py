@@ -111,7 +111,7 @@ def test_the_threshold_follows_the_data_within_a_second():
 
 
 def test_lasting_activity_raises_the_threshold_instead_of_firing_a_storm():
-    """Speech-like motion (56 bursts, ~3 per second for 20 s): merged into a few events while the threshold
+    """Speech-like motion (57 bursts, ~3 per second for 20 s): merged into a few events while the threshold
     rises to it, not one event per burst."""
     t, value = _noise(20.0)
     rng = np.random.default_rng(1)
