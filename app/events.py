@@ -29,13 +29,13 @@ class Event:
     duration_ms: float
     kind: str  # "micro" (onset→offset <= 500 ms) or "macro"
     spot_score: float  # 1.0 at the spotting threshold
-    open_ended: bool = False  # still running when the source (or the face track) ended: offset = last frame
     label: str | None = None  # shown label: the model's, "uncertain" or "none" (app.abstention)
     probabilities: dict[str, float] = field(default_factory=dict)  # the model's, always kept
     attention: np.ndarray | None = None  # (h, w) over the model's patch grid
     model_label: str | None = None  # the model's own argmax, whatever ``label`` says
     label_reason: str = ""  # why ``label`` is what it is
     evidence: Evidence | None = None  # blendshape change onset → apex (app.evidence)
+    open_ended: bool = False  # still running when the source (or the face track) ended: offset = last frame
 
     @property
     def confidence(self) -> float | None:
