@@ -42,7 +42,8 @@ class Spotter:
         self.signal.reset()
         self.detector.reset()
 
-    def push(self, frame: int, timestamp: float, face: AlignedFace, ear: float) -> tuple[list[SpotSample], list[SpottedInterval]]:
+    def push(self, frame: int, timestamp: float, face: AlignedFace,
+             ear: float) -> tuple[list[SpotSample], list[SpottedInterval]]:
         return self._detect(self.signal.push(frame, timestamp, face, ear))
 
     def flush(self) -> tuple[list[SpotSample], list[SpottedInterval]]:

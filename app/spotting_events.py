@@ -129,7 +129,8 @@ class EventDetector:
                 self._active, self._quiet_since, self._held = [(s, m)], None, False
                 # the displacement from rest just before: a rest reference gone stale (slow drift, a change
                 # of pose mid-expression) shows up here and must not count as holding
-                before = [mm.held for ss, mm in self._recent if s.timestamp - ss.timestamp <= self.options.refractory_ms / 1000]
+                reach = self.options.refractory_ms / 1000
+                before = [mm.held for ss, mm in self._recent if s.timestamp - ss.timestamp <= reach]
                 self._held_before = min(before)
             return []
         self._active.append((s, m))

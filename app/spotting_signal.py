@@ -15,7 +15,8 @@ regions, the head's rigid motion subtracted):
 - ``nuisance``, set when what differs between the compared frames is the head's pose (the nose and the
   sides of the face moved in the eye-aligned crop, or most regions moved alike: expressions move a few
   parts and leave the nose in place) or the lighting (the face's mean brightness changed). A held
-  expression changes neither; a head turn or a lighting step does. The event detector drops such changes, and the rest reference moves to the new pose or light.
+  expression changes neither; a head turn or a lighting step does. The event detector drops such
+  changes, and the rest reference moves to the new pose or light.
 
 Flows are computed between crops resampled through one alignment, so landmark jitter cancels; while the
 eye aspect ratio says the eyes blink, the lids are muted, and the brows too unless they move more than
@@ -186,7 +187,8 @@ class MotionSignal:
             return min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - t))
 
         def blinking(t: float) -> bool:
-            lo, hi = bisect.bisect_left(times, t - self.margin_s - tol), bisect.bisect_right(times, t + self.margin_s + tol)
+            lo = bisect.bisect_left(times, t - self.margin_s - tol)
+            hi = bisect.bisect_right(times, t + self.margin_s + tol)
             return any(s.blink for s in itertools.islice(slots, lo, hi))
 
         boxes = np.array([r.box(here.face.landmarks, here.face.size) for r in SPOTTING_REGIONS])

@@ -127,7 +127,8 @@ def event_from_json(record: dict[str, Any]) -> Event:
         onset_frame=record["onset_frame"], apex_frame=record["apex_frame"], offset_frame=record["offset_frame"],
         onset_time=record["onset_s"], apex_time=record["apex_s"], offset_time=record["offset_s"],
         duration_ms=record["duration_ms"], kind=record["kind"], spot_score=record["spot_score"],
-        open_ended=bool(record.get("open_ended", False)), label=record.get("label"), probabilities=dict(record.get("probabilities") or {}),
+        open_ended=bool(record.get("open_ended", False)),
+        label=record.get("label"), probabilities=dict(record.get("probabilities") or {}),
         attention=None if attention is None else np.asarray(attention, np.float64),
         # Stored before the evidence channel: the label was the model's, and there is no evidence.
         model_label=record.get("model_label", record.get("label")), label_reason=record.get("label_reason", ""),
