@@ -210,8 +210,8 @@ class AnalysisStore:
 
     def gaps(self) -> list[Gap]:
         """Where the timeline has no signal, each with its reason; the signal line breaks there. The
-        spotting signal of a frame needs frames on both sides of it, so a clip's first and last moments,
-        and the moments after the face comes back, have none."""
+        spotting signal covers every frame with a face (its windows are clipped at the ends of a face
+        track), so gaps come from frames without a face, pauses, dropped frames, or a clip still running."""
         times = np.fromiter((x.timestamp for x in self.samples), float, len(self.samples))
         if self.first_time is None:
             return []
