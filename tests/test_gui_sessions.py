@@ -73,6 +73,11 @@ def _record_session(qtbot, win: MainWindow, clip: Path, tiny_model: Path | None)
     qtbot.keyClick(win, Qt.Key_M)
     qtbot.waitUntil(lambda: win.session is None, timeout=30_000)  # the clip ended: the session is finished
     assert not win.rec_badge.isVisible()
+
+    def finished() -> bool:  # written by the controller's closing thread: the UI does not wait for it
+        with Library(win.settings.library) as lib:
+            return lib.info(session_id).status == "finished"
+    qtbot.waitUntil(finished, timeout=30_000)
     return session_id
 
 
