@@ -73,18 +73,23 @@ def iou(a: Interval, b: Interval) -> float:
     return inter / union
 
 
-def match(spotted: list[Interval], truth: list[Interval]) -> int:
-    """True positives: one-to-one pairs with IoU >= 0.5, taken greedily by decreasing IoU."""
+def matched_pairs(spotted: list[Interval], truth: list[Interval]) -> list[tuple[int, int]]:
+    """(spotted index, truth index) of one-to-one pairs with IoU >= 0.5, taken greedily by decreasing IoU."""
     pairs = sorted(((iou(s, t), i, j) for i, s in enumerate(spotted) for j, t in enumerate(truth)), reverse=True)
-    used_s, used_t, tp = set(), set(), 0
+    used_s, used_t, out = set(), set(), []
     for value, i, j in pairs:
         if value < IOU_THRESHOLD:
             break
         if i not in used_s and j not in used_t:
             used_s.add(i)
             used_t.add(j)
-            tp += 1
-    return tp
+            out.append((i, j))
+    return out
+
+
+def match(spotted: list[Interval], truth: list[Interval]) -> int:
+    """True positives: one-to-one pairs with IoU >= 0.5."""
+    return len(matched_pairs(spotted, truth))
 
 
 def evaluate(spotted: dict[str, list[Interval]], truth: dict[str, list[Interval]]) -> dict[str, SpotCounts]:

@@ -26,7 +26,7 @@ import numpy as np
 from app.cli import main as cli_main
 from models.make_default import HELD_OUT
 from models.metrics import confusion_matrix, scores
-from models.spotting_eval import IOU_THRESHOLD, evaluate, iou, read_spotted, read_truth, Interval
+from models.spotting_eval import Interval, evaluate, matched_pairs, read_spotted, read_truth
 
 CLASSES = ("negative", "positive", "surprise")
 NONE = "none"
@@ -41,16 +41,7 @@ def matched_labels(events: list[dict], truth: list[dict]) -> list[tuple[str, str
     by decreasing IoU (>= 0.5), whatever their kinds."""
     spans = [Interval(int(e["onset_frame"]), int(e["offset_frame"]), "") for e in events]
     truths = [Interval(int(t["onset"]), int(t["offset"]), "") for t in truth]
-    pairs = sorted(((iou(s, t), i, j) for i, s in enumerate(spans) for j, t in enumerate(truths)), reverse=True)
-    used_s, used_t, out = set(), set(), []
-    for value, i, j in pairs:
-        if value < IOU_THRESHOLD:
-            break
-        if i not in used_s and j not in used_t:
-            used_s.add(i)
-            used_t.add(j)
-            out.append((truth[j]["class3"], str(events[i].get("label"))))
-    return out
+    return [(truth[j]["class3"], str(events[i].get("label"))) for i, j in matched_pairs(spans, truths)]
 
 
 def label_scores(pairs: list[tuple[str, str]]) -> dict:
