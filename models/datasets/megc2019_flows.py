@@ -19,7 +19,6 @@ Subjects are ``dataset:sub`` (``casme2:sub01``) so that leave-one-subject-out ru
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import cv2
@@ -27,7 +26,7 @@ import numpy as np
 
 from app.errors import InputError
 from app.model_card import InputSpec
-from models.datasets.record import MEGC_CLASSES, DatasetSamples, Sample, find_one
+from models.datasets.record import MEGC_CLASSES, DatasetSamples, Sample, find_one, read_table
 
 NAME = "megc2019-flows"
 CSV_NAME = "combined_3_class2_for_optical_flow.csv"
@@ -76,12 +75,7 @@ def load(root: Path) -> DatasetSamples:
     root = Path(root)
     table = find_one(root, CSV_NAME, "the label table")
     folder = flow_folder(root)
-    with table.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(table, f"missing column(s) {missing}")
-        rows = list(reader)
+    rows = read_table(table, COLUMNS)
     samples, excluded = [], []
     for n, row in enumerate(rows, start=2):
         dataset, sub, clip = (row[c].strip() for c in COLUMNS[:3])

@@ -6,6 +6,7 @@ training, caching and evaluation never look at a dataset's format again.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,16 @@ class DatasetSamples:
 
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def read_table(table: Path, columns: tuple[str, ...] | list[str]) -> list[dict[str, str]]:
+    """The rows of a CSV annotation file, refused with one line when a needed column is missing."""
+    with table.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(table, f"missing column(s) {', '.join(missing)}")
+        return list(reader)
 
 
 def list_frames(folder: Path) -> dict[int, Path]:

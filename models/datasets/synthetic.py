@@ -6,11 +6,10 @@ placed after the three MEGC classes in logit order.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from app.errors import InputError
-from models.datasets.record import MEGC_CLASSES, DatasetSamples, SampleCollector, to_int
+from models.datasets.record import MEGC_CLASSES, DatasetSamples, SampleCollector, read_table, to_int
 
 NAME = "synthetic"
 COLUMNS = ("subject", "clip", "onset", "apex", "offset", "aus", "emotion", "class3")
@@ -22,12 +21,7 @@ def load(root: Path) -> DatasetSamples:
     table = root / "annotations.csv"
     if not table.is_file():
         raise InputError(root, "missing annotations.csv (render the benchmark with `python main.py synth --out DIR`)")
-    with table.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(table, f"missing column(s) {', '.join(missing)}")
-        rows = list(reader)
+    rows = read_table(table, COLUMNS)
     labels = {row["class3"].strip().lower() for row in rows}
     collector = SampleCollector(NAME, classes=MEGC_CLASSES + ((NONE,) if NONE in labels else ()))
     for row in rows:
