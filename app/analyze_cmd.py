@@ -138,7 +138,8 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
              on_frame: Callable[[], None] | None) -> dict:
     """``source`` is ``recorded`` itself, or (``--live``) it played at its own pace."""
     info = source.info
-    options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow)
+    options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow,
+                              stage_threads=getattr(args, "stage_threads", True))
     check_spottable(info, options.spotting)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  (results on stdout, remarks on stderr)
     say(f"{info.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "

@@ -101,7 +101,7 @@ def run_task(task: Task, model_file: Path | None, on_frame: Callable[[], None] |
     s = task.settings
     args = argparse.Namespace(**{**s.options, "model": model_file}, input=task.input, out=Path(task.out),
                               **(s.library or {"library": None, "no_faces": False}), label=None, live=False,
-                              no_progress=True)
+                              no_progress=True, stage_threads=False)  # one core per worker: the pool scales
     said = io.StringIO()  # analyze's notes and tables: into the log, not over the batch's progress
     if s.library_key is not None:
         from app.sessions import crypto

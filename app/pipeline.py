@@ -54,6 +54,7 @@ class PipelineOptions:
     reading: ReadingOptions = field(default_factory=ReadingOptions)
     abstention: AbstentionRule = field(default_factory=AbstentionRule)
     live_backlog_s: float = 0.25  # live: a frame that waited longer for the face stage is dropped if a newer one waits
+    stage_threads: bool = True  # False: ``run`` on the calling thread (batch workers, one core each)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,14 @@ class Pipeline:
         """End of the source: the last frames' signal, and any event still in progress."""
         return [self._classify(r) if isinstance(r, _EventJob) else r for r in self._flush()]
 
+    def _run_serially(self, source: VideoSource, stop: threading.Event) -> Iterator[Result]:
+        """A file on one thread: the same results as the threaded run (``process`` chains the same stages)."""
+        for frame in source.frames():
+            if stop.is_set():
+                break
+            yield from self.process(frame)
+        yield from self.finish()
+
     def _track(self, frame: Frame, arrived: float) -> FrameResult:
         """Face stage: landmarks, aligned crop, head pose and eye aspect ratio of one frame."""
         timings: dict[str, float] = {}
@@ -254,6 +263,9 @@ class Pipeline:
         frames' signal and any event in progress come out, and every spotted event is labelled. Closing
         the iterator early abandons all of that at once."""
         stop = stop or threading.Event()
+        if not self.options.stage_threads and not (source.info.live if live is None else live):
+            yield from self._run_serially(source, stop)
+            return
         halt = threading.Event()  # the consumer is gone: every thread returns at once
         live = source.info.live if live is None else live
         max_wait = self.options.live_backlog_s

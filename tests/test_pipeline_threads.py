@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -51,8 +52,12 @@ def demo_5s(tmp_path_factory) -> Path:
 
 def test_threaded_run_gives_the_serial_results_in_the_same_order(classifier, demo_5s):
     options = PipelineOptions(flow_method="dis")  # the model's TV-L1 labels the same way, only slower
-    with FileSource(demo_5s) as source, Pipeline(source.info.fps, options, classifier) as pipeline:
-        serial = [r for frame in source.frames() for r in pipeline.process(frame)] + pipeline.finish()
+    on_one_thread = replace(options, stage_threads=False)  # how batch workers run: ``process`` chained
+    with FileSource(demo_5s) as source, Pipeline(source.info.fps, on_one_thread, classifier) as pipeline:
+        serial = []
+        for result in pipeline.run(source, live=False):
+            assert not _running_stages()
+            serial.append(result)
     with FileSource(demo_5s) as source, Pipeline(source.info.fps, options, classifier) as pipeline:
         threaded = list(pipeline.run(source, live=False))
         stats = pipeline.stats
