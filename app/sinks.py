@@ -23,6 +23,7 @@ from app.classifier import Classifier
 from app.errors import OutputError, output_error, printable
 from app.events import EVENT_CSV_FIELDS, FRAME_CSV_FIELDS, Event, FrameRow
 from app.pipeline import EventResult, FrameResult, Result
+from app.paths import existing_ancestor
 from app.private_files import DIR_MODE, make_private, open_private, private_dir, write_private
 from app.sources import SourceInfo
 from app.spotting import SpotSample, SpottingOptions
@@ -86,9 +87,7 @@ def check_output_folder(out: Path) -> None:
     """OutputError if ``out`` cannot become a folder we can write, found without writing anything."""
     if out.exists() and not out.is_dir():
         raise OutputError(out, "exists and is not a folder")
-    existing = out
-    while not os.path.lexists(existing) and existing.parent != existing:
-        existing = existing.parent
+    existing = existing_ancestor(out)
     if not existing.is_dir():
         raise OutputError(out, f"{printable(existing)} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):

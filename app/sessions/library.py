@@ -29,6 +29,7 @@ from app import __version__, strict_json
 from app.classifier import Classifier
 from app.errors import InputError, OutputError, printable
 from app.model_card import ModelCard
+from app.paths import existing_ancestor
 from app.private_files import make_private, private_dir
 from app.sessions import crypto, liveness, privacy, store
 from app.sessions.models import (Marker, ModelRecord, Note, Session, SessionInfo, Signal, SourceRecord,
@@ -427,9 +428,7 @@ def _epoch(value: datetime | date, end: bool) -> float:
 def _check_folder(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise InputError(path, "not a folder (a session library is a folder)")
-    existing = path
-    while not os.path.lexists(existing) and existing.parent != existing:
-        existing = existing.parent
+    existing = existing_ancestor(path)
     if not existing.is_dir():
         raise InputError(path, f"{printable(existing)} is a file, not a folder")
 

@@ -22,6 +22,7 @@ from app import __version__
 from app.abstention import percent
 from app.errors import InputError, OutputError, output_error, printable
 from app.labels import label_hex
+from app.paths import existing_ancestor
 from app.private_files import make_private, private_dir, write_private
 from app.sessions.models import Session
 from app.sessions.review import UNLABELLED, label_counts, spans_between_markers
@@ -210,9 +211,7 @@ def check_report_path(out: Path) -> None:
     out = Path(out)
     if out.is_dir():
         raise OutputError(out, "is a folder; give the report's file name (.html or .pdf)")
-    existing = out.parent
-    while not os.path.lexists(existing) and existing.parent != existing:
-        existing = existing.parent
+    existing = existing_ancestor(out.parent)
     if not existing.is_dir():
         raise OutputError(out, f"{printable(existing)} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
