@@ -62,6 +62,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30; a video file uses its own)")
     parser.add_argument("--sensitivity", type=float, default=SpottingOptions.sensitivity,
                         help="spotting threshold in robust standard deviations above baseline")
+    parser.add_argument("--max-faces", type=int, default=PipelineOptions.max_faces,
+                        help="faces analysed at once, each with a stable face_id (default 1: the largest face)")
 
 
 def load_classifier(model: Path | None, provider: str, threads: int | None = None) -> Classifier | None:
@@ -73,17 +75,19 @@ def load_classifier(model: Path | None, provider: str, threads: int | None = Non
     return None
 
 
+MAX_FACES = 8  # MediaPipe's mesh slows down with every face it follows
 # option → (lowest, highest) accepted value; checked before anything is opened
-OPTION_RANGES: dict[str, tuple[float, float]] = {"fps": (1.0, 1000.0), "sensitivity": (0.0, 50.0)}
+OPTION_RANGES: dict[str, tuple[float, float]] = {"fps": (1.0, 1000.0), "sensitivity": (0.0, 50.0),
+                                                 "max_faces": (1, MAX_FACES)}
 MIN_SPOT_FPS = 10.0  # below this a micro-expression (40-500 ms) falls between frames
 
 
 def check_options(args: argparse.Namespace) -> None:
     """InputError for a numeric option that is not a finite number in its range."""
     for name, (low, high) in OPTION_RANGES.items():
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None and not (math.isfinite(value) and low <= value <= high):
-            raise InputError(f"--{name} {value:g}", f"must be a number from {low:g} to {high:g}")
+            raise InputError(f"--{name.replace('_', '-')} {value:g}", f"must be a number from {low:g} to {high:g}")
 
 
 def check_spottable(info: SourceInfo, spotting: SpottingOptions) -> None:
@@ -139,7 +143,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
     """``source`` is ``recorded`` itself, or (``--live``) it played at its own pace."""
     info = source.info
     options = PipelineOptions(spotting=SpottingOptions(sensitivity=args.sensitivity), flow_method=args.flow,
-                              stage_threads=getattr(args, "stage_threads", True))
+                              max_faces=args.max_faces, stage_threads=getattr(args, "stage_threads", True))
     check_spottable(info, options.spotting)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731  (results on stdout, remarks on stderr)
     say(f"{info.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "
@@ -225,7 +229,7 @@ class _Delivered:
 
     def add(self, result: FrameResult) -> None:
         self.frames += 1
-        self.no_face += result.face is None
+        self.no_face += not result.faces
 
 
 def _summary(stats: PipelineStats | None, delivered: _Delivered, source: VideoSource, elapsed: float) -> dict:

@@ -83,8 +83,11 @@ EVENT_CSV_FIELDS = ["event_id", "face_id", "onset_frame", "apex_frame", "offset_
                     "label_reason", "evidence_reading", "evidence_text", "spot_score",
                     "open_ended"]
 # OpenFace's names where the meaning is the same (frame is 1-based there, as here), then ours.
-FRAME_CSV_FIELDS = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz",
+FRAME_CSV_FIELDS = ["frame", "face_id", "face_x", "face_y", "face_w", "face_h", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz",
                     "eye_aspect_ratio", "spot_signal", "spot_threshold", *(f"bs_{n}" for n in BLENDSHAPE_NAMES)]
+
+
+NO_FACE_ID = -1  # frames.csv's face_id on a frame in which no face is tracked (several faces followed)
 
 
 @dataclass
@@ -99,12 +102,14 @@ class FrameRow:
     signal: float | None = None
     threshold: float | None = None
     blendshapes: np.ndarray | None = None  # (52,) MediaPipe scores; empty cells without a face
+    box: tuple[float, float, float, float] | None = None  # x, y, w, h of the face's landmarks, frame pixels
 
     def to_csv(self) -> list[Any]:
         pose = self.pose or (math.nan, math.nan, math.nan)
         shapes = ([f"{v:.4f}" for v in self.blendshapes] if self.blendshapes is not None
                   else [""] * len(BLENDSHAPE_NAMES))
-        return [self.index + 1, self.face_id, f"{self.timestamp:.6f}", f"{self.confidence:.3f}", int(self.success),
+        box = [f"{v:.1f}" for v in self.box] if self.box is not None else [""] * 4
+        return [self.index + 1, self.face_id, *box, f"{self.timestamp:.6f}", f"{self.confidence:.3f}", int(self.success),
                 *(_fmt(p) for p in pose), _fmt(self.ear), _fmt(self.signal), _fmt(self.threshold), *shapes]
 
 

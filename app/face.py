@@ -2,11 +2,13 @@
 
 An options dataclass and an explicit running mode, as in MediaPipe Tasks: ``IMAGE`` treats every call
 independently (dataset frames), ``VIDEO`` tracks landmarks across consecutive frames (faster and
-steadier). One face is followed by default; when several are visible, the largest is chosen.
+steadier). ``detect`` reports the largest face; ``detect_all`` up to ``max_faces`` of them (their
+identities over time are ``app.face_tracks``' business).
 
-In VIDEO mode the BlazeFace detector, which vouches that the mesh follows a face, runs only when the
-track is new, has moved away from the box it last confirmed, or every ``detect_every`` frames (as
-MediaPipe's own trackers do); in between, every frame carries the score of that last confirmation.
+In VIDEO mode the BlazeFace detector, which vouches that the mesh follows a face, runs only when a
+face is new, has moved away from the box it last confirmed, or every ``detect_every`` frames (as
+MediaPipe's own trackers do); in between, every frame carries the score of that last confirmation. One
+detector run scores every face of the frame.
 Each observation also carries MediaPipe's 52 blendshape scores (``app.blendshapes``), computed from
 the tracked landmarks.
 """
@@ -40,7 +42,7 @@ class RunningMode(Enum):
 @dataclass(frozen=True)
 class FaceTrackerOptions:
     mode: RunningMode = RunningMode.VIDEO
-    max_faces: int = 1  # faces the mesh looks for; the largest is reported
+    max_faces: int = 1  # faces the mesh looks for (``detect`` reports the largest)
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     # The mesh alone can lock onto texture that is not a face; the detector must agree this much.
@@ -71,7 +73,7 @@ class FaceTracker:
         self._mesh = None
         self._detector = None
         self._blendshapes = BlendshapeModel() if self.options.blendshapes else None
-        self._confirmed: tuple[tuple[float, float, float, float], float] | None = None  # box, score
+        self._confirmed: list[tuple[tuple[float, float, float, float], float]] = []  # box, score per face
         self._since_check = 0
         self.detector_runs = 0
         # Milliseconds of the last call's parts: the mesh alone, the detector (0 when skipped), blendshapes.
@@ -97,7 +99,7 @@ class FaceTracker:
             if solution is not None:
                 solution.close()
         self._mesh = self._detector = None
-        self._confirmed = None
+        self._confirmed = []
 
     def reset(self) -> None:
         """Forget tracking state (after a seek or a source change)."""
@@ -112,6 +114,12 @@ class FaceTracker:
 
     def detect(self, image_bgr: np.ndarray) -> FaceObservation | None:
         """Landmarks of the largest face in a BGR frame, or None when no face is found."""
+        faces = self.detect_all(image_bgr)
+        return max(faces, key=lambda f: f.bbox[2] * f.bbox[3]) if faces else None
+
+    def detect_all(self, image_bgr: np.ndarray) -> list[FaceObservation]:
+        """Up to ``max_faces`` faces of a BGR frame that the detector vouches for, in the mesh's order
+        (``face_id`` 0: identities are assigned by ``app.face_tracks``)."""
         if self._mesh is None:
             raise RuntimeError("FaceTracker is closed")
         t0 = time.perf_counter()
@@ -119,8 +127,8 @@ class FaceTracker:
         result = self._mesh.process(rgb)
         self.timings_ms = {"mesh": _ms(t0), "detector": 0.0, "blendshapes": 0.0}
         if not result.multi_face_landmarks:
-            self._confirmed = None
-            return None
+            self._confirmed = []
+            return []
         h, w = image_bgr.shape[:2]
         faces = []
         for face in result.multi_face_landmarks:
@@ -128,47 +136,47 @@ class FaceTracker:
             x0, y0 = pts[:, :2].min(axis=0)
             x1, y1 = pts[:, :2].max(axis=0)
             faces.append((pts, (float(x0), float(y0), float(x1 - x0), float(y1 - y0))))
-        pts, bbox = max(faces, key=lambda f: f[1][2] * f[1][3])
         self.timings_ms["mesh"] = _ms(t0)
-        confidence = self._checked_confidence(rgb, bbox)
-        if confidence < self.options.min_face_confidence:
-            return None
-        scores = None
-        if self._blendshapes is not None:
-            t0 = time.perf_counter()
-            scores = self._blendshapes.scores(pts)
+        confidences = self._checked_confidences(rgb, [bbox for _, bbox in faces])
+        found = []
+        t0 = time.perf_counter()
+        for (pts, bbox), confidence in zip(faces, confidences):
+            if confidence >= self.options.min_face_confidence:
+                scores = self._blendshapes.scores(pts) if self._blendshapes is not None else None
+                found.append(FaceObservation(0, pts, bbox, confidence, scores))
+        if self._blendshapes is not None and found:
             self.timings_ms["blendshapes"] = _ms(t0)
-        return FaceObservation(0, pts, bbox, confidence, scores)
+        return found
 
-    def _checked_confidence(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float:
-        """The detector's score for this face: measured now when the track is new, doubtful or due
-        for a check, else carried from the last check."""
+    def _checked_confidences(self, rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[float]:
+        """The detector's score for each face: measured now (one detector run for all) when a face is
+        new, doubtful or due for a check, else carried from the last check of the box it overlaps."""
         o = self.options
         self._since_check += 1
-        if (o.mode is RunningMode.VIDEO and self._confirmed is not None and self._since_check < o.detect_every
-                and _iou(self._confirmed[0], bbox) >= o.recheck_iou):
-            return self._confirmed[1]
+        if o.mode is RunningMode.VIDEO and self._confirmed and self._since_check < o.detect_every:
+            carried = [next((score for box, score in self._confirmed if _iou(box, bbox) >= o.recheck_iou), None)
+                       for bbox in boxes]
+            if None not in carried:
+                return carried
         t0 = time.perf_counter()
-        score = self._confidence(rgb, bbox)
+        scores = self._confidences(rgb, boxes)
         self.timings_ms["detector"] = _ms(t0)
         self.detector_runs += 1
         self._since_check = 0
-        self._confirmed = (bbox, score) if score >= o.min_face_confidence else None
-        return score
+        self._confirmed = [(bbox, score) for bbox, score in zip(boxes, scores) if score >= o.min_face_confidence]
+        return scores
 
-    def _confidence(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float:
-        """Score of the detection that overlaps the tracked face best (0 when the detector misses it)."""
+    def _confidences(self, rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[float]:
+        """Per tracked face, the score of the detection that overlaps it best (0 when the detector misses it)."""
         result = self._detector.process(rgb)
         if not result.detections:
-            return 0.0
+            return [0.0] * len(boxes)
         h, w = rgb.shape[:2]
-        best = 0.0
+        found = []
         for det in result.detections:
             box = det.location_data.relative_bounding_box
-            iou = _iou((box.xmin * w, box.ymin * h, box.width * w, box.height * h), bbox)
-            if iou > 0.3:
-                best = max(best, float(det.score[0]))
-        return best
+            found.append(((box.xmin * w, box.ymin * h, box.width * w, box.height * h), float(det.score[0])))
+        return [max((score for box, score in found if _iou(box, bbox) > 0.3), default=0.0) for bbox in boxes]
 
 
 def _ms(t0: float) -> float:

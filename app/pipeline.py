@@ -9,7 +9,9 @@ full channel makes its producer wait; for live sources capture never waits for a
 waited for the face stage longer than ``live_backlog_s`` while a newer one waits is dropped (counted),
 as is the oldest frame of a full capture channel. An event is labelled off the frame path: for
 files it comes out where the serial run puts it; live, as soon as it is labelled, events in order.
-Results are typed dataclasses; nothing here knows about Qt or torch.
+Up to ``max_faces`` faces are followed, each under a stable id (``app.face_tracks``) with its own
+alignment, spotting state, evidence and events; a frame without one face breaks only that face's
+continuity. Results are typed dataclasses; nothing here knows about Qt or torch.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from app.blendshapes import BLENDSHAPE_INDEX
 from app.channel import END, Channel, start_stage
 from app.classifier import Classification, Classifier
 from app.evidence import Evidence, ReadingOptions, build_evidence
-from app.events import Event, FrameRow
+from app.events import NO_FACE_ID, Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
+from app.face_tracks import FaceTracks, TrackOptions
 from app.live_figures import LiveFigures
 from app.pose import HeadPose, estimate_head_pose
 from app.regions import eye_aspect_ratio
@@ -50,7 +53,7 @@ CLASSIFY_NICE = 5  # the labelling thread gives way to the frame path (Linux: ad
 class PipelineOptions:
     spotting: SpottingOptions = field(default_factory=SpottingOptions)
     flow_method: str | None = None  # overrides the model's flow method for classification
-    max_faces: int = 1
+    max_faces: int = 1  # faces followed at once, each with its own id (1: the largest face, id 0)
     reading: ReadingOptions = field(default_factory=ReadingOptions)
     abstention: AbstentionRule = field(default_factory=AbstentionRule)
     live_backlog_s: float = 0.25  # live: a frame that waited longer for the face stage is dropped if a newer one waits
@@ -58,22 +61,40 @@ class PipelineOptions:
 
 
 @dataclass(frozen=True)
+class FaceResult:
+    """One tracked face in one frame (``face.face_id`` is its track id)."""
+
+    face: FaceObservation
+    aligned: AlignedFace
+    pose: HeadPose
+    ear: float
+
+    @property
+    def face_id(self) -> int:
+        return self.face.face_id
+
+
+@dataclass(frozen=True)
 class FrameResult:
     frame: Frame
-    face: FaceObservation | None
-    aligned: AlignedFace | None
-    pose: HeadPose | None
-    ear: float | None
-    timings_ms: dict[str, float]  # per stage (STAGES); they add up to the frame's cost
+    faces: tuple[FaceResult, ...]  # in id order; empty when no face was found
+    missing: tuple[int, ...]  # living face tracks whose face is not in this frame
+    timings_ms: dict[str, float]  # per stage (STAGES), all faces together; they add up to the frame's cost
     face_parts_ms: dict[str, float] = field(default_factory=dict)  # inside "face": mesh, detector, blendshapes
     arrived: float = 0.0  # time.perf_counter() when the source delivered the frame
+    ended: tuple[int, ...] = ()  # face tracks that ended here (absent too long)
 
-    def row(self) -> FrameRow:
-        """The per-frame record (a row of frames.csv; its spotting signal is filled in later)."""
-        face, pose = self.face, self.pose
-        return FrameRow(self.frame.index, self.frame.timestamp, 0, face.confidence if face else 0.0,
-                        face is not None, (pose.pitch, pose.yaw, pose.roll) if pose else None, self.ear,
-                        blendshapes=face.blendshapes if face else None)
+    def face(self, face_id: int) -> FaceResult | None:
+        return next((f for f in self.faces if f.face_id == face_id), None)
+
+    def rows(self) -> list[FrameRow]:
+        """The frame's rows of frames.csv (their spotting signal is filled in later): one per face in
+        view and per living track missing here (success 0); one with ``NO_FACE_ID`` when nobody is tracked."""
+        index, t = self.frame.index, self.frame.timestamp
+        rows = [FrameRow(index, t, f.face_id, f.face.confidence, True, (f.pose.pitch, f.pose.yaw, f.pose.roll),
+                         f.ear, blendshapes=f.face.blendshapes, box=f.face.bbox) for f in self.faces]
+        rows += [FrameRow(index, t, i, 0.0, False, None, None) for i in self.missing]
+        return sorted(rows, key=lambda r: r.face_id) or [FrameRow(index, t, NO_FACE_ID, 0.0, False, None, None)]
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class _EventJob:
     """A spotted interval with its faces, handed from the spotting stage to the labelling worker."""
 
     event_id: int
+    face_id: int
     interval: SpottedInterval
     onset: AlignedFace
     apex: AlignedFace
@@ -104,6 +126,18 @@ class _EventJob:
 class _PendingEvent:
     job: _EventJob
     future: Future
+
+
+class _FaceState:
+    """What the spotting stage keeps per face track: its spotter, recent aligned crops and, per frame,
+    for the evidence and the abstention: index, blendshapes, pose (degrees), confidence."""
+
+    def __init__(self, fps: float, options: SpottingOptions):
+        self.spotter = Spotter(fps, options)
+        keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
+        self.faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
+        self.history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
+            maxlen=keep + int(round(fps)))
 
 
 @dataclass
@@ -127,12 +161,8 @@ class Pipeline:
                 self.spec = replace(self.spec, flow_method=self.options.flow_method)
         self.template = self.spec.template() if self.spec else AlignmentTemplate()
         self.tracker = FaceTracker(FaceTrackerOptions(mode=RunningMode.VIDEO, max_faces=self.options.max_faces))
-        self.spotter = Spotter(fps, self.options.spotting)
-        keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
-        self._faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
-        # Per face frame, for the evidence and the abstention: index, blendshapes, pose (degrees), confidence.
-        self._history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
-            maxlen=keep + int(round(fps)))
+        self.tracks = FaceTracks(TrackOptions(max_faces=self.options.max_faces))
+        self._states: dict[int, _FaceState] = {}  # per face track, created when its face first shows
         self._next_event_id = 1
         self.stats = PipelineStats()
         self._drop_lock = threading.Lock()  # capture and face threads both drop live frames
@@ -149,9 +179,8 @@ class Pipeline:
     def reset(self) -> None:
         """After a seek: forget tracking and spotting state."""
         self.tracker.reset()
-        self.spotter.reset()
-        self._faces.clear()
-        self._history.clear()
+        self.tracks.reset()
+        self._states.clear()
 
     # The stages. ``process`` and ``finish`` chain them serially; ``run`` gives each its own thread.
 
@@ -162,7 +191,7 @@ class Pipeline:
 
     def finish(self) -> list[Result]:
         """End of the source: the last frames' signal, and any event still in progress."""
-        return [self._classify(r) if isinstance(r, _EventJob) else r for r in self._flush()]
+        return [self._classify(r) if isinstance(r, _EventJob) else r for r in self._flush_all()]
 
     def _run_serially(self, source: VideoSource, stop: threading.Event) -> Iterator[Result]:
         """A file on one thread: the same results as the threaded run (``process`` chains the same stages)."""
@@ -173,51 +202,78 @@ class Pipeline:
         yield from self.finish()
 
     def _track(self, frame: Frame, arrived: float) -> FrameResult:
-        """Face stage: landmarks, aligned crop, head pose and eye aspect ratio of one frame."""
+        """Face stage: the faces of one frame with their track ids, each aligned, with head pose and eye
+        aspect ratio."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        face = self.tracker.detect(frame.image)
+        tracked = self.tracks.update(frame.timestamp, self.tracker.detect_all(frame.image))
         timings["face"] = _ms(t0)
         parts = dict(self.tracker.timings_ms)
-        if face is None:
-            return FrameResult(frame, None, None, None, None, timings, parts, arrived)
+        if not tracked.faces:
+            return FrameResult(frame, (), tracked.missing, timings, parts, arrived, tracked.ended)
         t0 = time.perf_counter()
-        aligned = align_face(frame.image, face.landmarks, self.template)
-        pose = estimate_head_pose(face.landmarks)
-        ear = eye_aspect_ratio(face.landmarks)
+        faces = tuple(FaceResult(face, align_face(frame.image, face.landmarks, self.template),
+                                 estimate_head_pose(face.landmarks), eye_aspect_ratio(face.landmarks))
+                      for face in tracked.faces)
         timings["align"] = _ms(t0)
-        return FrameResult(frame, face, aligned, pose, ear, timings, parts, arrived)
+        return FrameResult(frame, faces, tracked.missing, timings, parts, arrived, tracked.ended)
 
     def _spot(self, tracked: FrameResult) -> list[FrameResult | SpotSample | _EventJob]:
-        """Spotting stage: the frame result, then the samples and the events this frame completes."""
+        """Spotting stage: the frame result, then, face by face in id order, the samples and the events
+        this frame completes; a face missing here ends its spotting track (its last frames' signal and
+        its events in progress come out)."""
         self.stats.processed += 1
-        if tracked.face is None:
-            self.stats.no_face += 1
-            # the face track ends here: its last frames' signal and its events in progress
-            flushed = self._flush() if self._faces else []
-            self._faces.clear()
-            self._history.clear()
-            return [tracked, *flushed]
-        frame, face, pose = tracked.frame, tracked.face, tracked.pose
-        self._faces.append((frame.index, tracked.aligned))
+        self.stats.no_face += not tracked.faces
+        out: list[FrameResult | SpotSample | _EventJob] = [tracked]
+        for face_id in tracked.ended:
+            self._states.pop(face_id, None)
+        present = {f.face_id: f for f in tracked.faces}
+        t0 = time.perf_counter()
+        for face_id in sorted((*present, *tracked.missing)):
+            face = present.get(face_id)
+            if face is None:
+                state = self._states.get(face_id)
+                if state is not None and state.faces:
+                    out += self._flush(face_id, state)
+                    state.faces.clear()
+                    state.history.clear()
+                continue
+            state = self._states.get(face_id)
+            if state is None:
+                state = self._states[face_id] = _FaceState(self.fps, self.options.spotting)
+            out += self._push(tracked.frame, face, state)
+        if tracked.faces:
+            tracked.timings_ms["spot"] = _ms(t0)
+        return out
+
+    def _push(self, frame: Frame, tracked: FaceResult, state: _FaceState) -> list[SpotSample | _EventJob]:
+        face, pose = tracked.face, tracked.pose
+        state.faces.append((frame.index, tracked.aligned))
         if face.blendshapes is not None:
             degrees = tuple(np.degrees((pose.pitch, pose.yaw, pose.roll)))
-            self._history.append((frame.index, face.blendshapes, degrees, face.confidence))
-        t0 = time.perf_counter()
-        samples, intervals = self.spotter.push(frame.index, frame.timestamp, tracked.aligned, tracked.ear)
-        tracked.timings_ms["spot"] = _ms(t0)
-        return [tracked, *samples, *map(self._job, intervals)]
+            state.history.append((frame.index, face.blendshapes, degrees, face.confidence))
+        samples, intervals = state.spotter.push(frame.index, frame.timestamp, tracked.aligned, tracked.ear)
+        return self._outputs(tracked.face_id, state, samples, intervals)
 
-    def _flush(self) -> list[SpotSample | _EventJob]:
+    def _flush(self, face_id: int, state: _FaceState) -> list[SpotSample | _EventJob]:
         """The spotter's end of a face track (the source ended, or the face was lost): the last frames'
         signal, and every event in progress."""
-        samples, intervals = self.spotter.flush()
-        return [*samples, *map(self._job, intervals)]
+        return self._outputs(face_id, state, *state.spotter.flush())
 
-    def _job(self, interval: SpottedInterval) -> _EventJob:
-        faces = dict(self._faces)
-        job = _EventJob(self._next_event_id, interval, faces[interval.onset], faces[interval.apex],
-                        *self._evidence(interval), time.perf_counter())
+    def _flush_all(self) -> list[SpotSample | _EventJob]:
+        """End of the source: every face track's end, in id order."""
+        return [item for face_id, state in sorted(self._states.items()) for item in self._flush(face_id, state)]
+
+    def _outputs(self, face_id: int, state: _FaceState, samples: list[SpotSample],
+                 intervals: list[SpottedInterval]) -> list[SpotSample | _EventJob]:
+        if face_id:
+            samples = [replace(s, face_id=face_id) for s in samples]
+        return [*samples, *(self._job(face_id, state, interval) for interval in intervals)]
+
+    def _job(self, face_id: int, state: _FaceState, interval: SpottedInterval) -> _EventJob:
+        faces = dict(state.faces)
+        job = _EventJob(self._next_event_id, face_id, interval, faces[interval.onset], faces[interval.apex],
+                        *self._evidence(state, interval), time.perf_counter())
         self._next_event_id += 1
         self.stats.events += 1
         return job
@@ -231,7 +287,7 @@ class Pipeline:
         synthetic = self.classifier.card.synthetic if self.classifier else True
         verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic)
         event = Event(
-            event_id=job.event_id, face_id=0,
+            event_id=job.event_id, face_id=job.face_id,
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
             onset_time=interval.onset_time, apex_time=interval.apex_time, offset_time=interval.offset_time,
             duration_ms=interval.duration_ms, kind=interval.kind, spot_score=interval.score,
@@ -242,9 +298,9 @@ class Pipeline:
         )
         return EventResult(event, job.onset, job.apex, classification)
 
-    def _evidence(self, interval) -> tuple[Evidence | None, MotionContext | None]:
+    def _evidence(self, state: _FaceState, interval) -> tuple[Evidence | None, MotionContext | None]:
         """The event's blendshape evidence and the motion around it (None without blendshapes)."""
-        window = [h for h in self._history if h[0] >= interval.onset - round(self.fps)]
+        window = [h for h in state.history if h[0] >= interval.onset - round(self.fps)]
         inside = [i for i, h in enumerate(window) if interval.onset <= h[0] <= interval.offset]
         if not inside:
             return None, None
@@ -307,7 +363,7 @@ class Pipeline:
             while (item := tracked.get()) is not END:
                 if not publish(self._spot(item)):
                     return
-            publish(self._flush())
+            publish(self._flush_all())
 
         threads = [start_stage("epir-capture", capture, frames), start_stage("epir-face", track, tracked),
                    start_stage("epir-spot", spot, results)]

@@ -35,14 +35,15 @@ class ResultSink:
     def feed(self, result: Result) -> None:
         """The one dispatch on result types."""
         if isinstance(result, FrameResult):
-            self.add_frame(result.row())
+            for row in result.rows():
+                self.add_frame(row)
         elif isinstance(result, SpotSample):
             self.add_signal(result)
         elif isinstance(result, EventResult):
             self.add_event_result(result)
 
     def add_frame(self, row: FrameRow) -> None:
-        """A per-frame record (its spotting signal may come later, through ``add_signal``)."""
+        """A per-frame record of one face (its spotting signal may come later, through ``add_signal``)."""
 
     def add_signal(self, sample: SpotSample) -> None:
         """The spotting signal of an earlier frame."""
@@ -79,7 +80,7 @@ def run_header(info: SourceInfo, classifier: Classifier | None, spotting: Spotti
 
 PARTIAL = "partial"  # OUT/partial/: the run in progress, or the last interrupted one
 WRITER = ".writer"  # in OUT/partial/: host and process of the run writing there
-_SIGNALS = "spotting_signal.csv"  # in OUT/partial/ during a run: frame, signal, threshold
+_SIGNALS = "spotting_signal.csv"  # in OUT/partial/ during a run: frame, face_id, signal, threshold
 OUTPUT_FILES = ("frames.csv", "events.csv", "events.json")  # events.json last: it says the set is complete
 
 
@@ -144,7 +145,7 @@ class FolderSink(ResultSink):
         self._frames.write(row.to_csv())
 
     def add_signal(self, sample: SpotSample) -> None:
-        self._signals.write([sample.frame + 1, sample.value, sample.threshold])
+        self._signals.write([sample.frame + 1, sample.face_id, sample.value, sample.threshold])
 
     def add_event(self, event: Event) -> None:
         self.events.append(event)
@@ -216,7 +217,7 @@ class FolderSink(ResultSink):
         if not signals_path.exists():
             return
         with open(signals_path, newline="", encoding="utf-8") as handle:
-            signals = {row[0]: row[1:] for row in csv.reader(handle) if len(row) == 3}
+            signals = {(row[0], row[1]): row[2:] for row in csv.reader(handle) if len(row) == 4}
         if signals:
             frames_path, joined = self.work / "frames.csv", self.work / "frames.csv.joining"
             with open(frames_path, newline="", encoding="utf-8") as src, \
@@ -224,9 +225,10 @@ class FolderSink(ResultSink):
                 rows, out = csv.reader(src), csv.writer(dst)
                 head = next(rows)
                 out.writerow(head)
-                at, sig, thr = head.index("frame"), head.index("spot_signal"), head.index("spot_threshold")
+                at, face = head.index("frame"), head.index("face_id")
+                sig, thr = head.index("spot_signal"), head.index("spot_threshold")
                 for row in rows:
-                    value = signals.get(row[at])
+                    value = signals.get((row[at], row[face]))
                     if value is not None:
                         row[sig], row[thr] = _csv(float(value[0])), _csv(float(value[1]))
                     out.writerow(row)

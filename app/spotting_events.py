@@ -37,6 +37,7 @@ class SpotSample:
     value: float  # smoothed regional motion, pixels on the crop
     threshold: float
     baseline: float
+    face_id: int = 0  # whose signal (the pipeline's face track; app.face_tracks)
 
 
 @dataclass(frozen=True)

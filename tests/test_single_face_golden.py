@@ -53,7 +53,7 @@ def normalised(out: Path) -> dict[str, str]:
         rows = list(csv.reader(handle))
     keep = [i for i, name in enumerate(rows[0]) if name not in BOX_COLUMNS]
     frames = io.StringIO(newline="")
-    csv.writer(frames).writerows([[row[i] for i in keep] for row in rows])
+    csv.writer(frames, lineterminator="\n").writerows([[row[i] for i in keep] for row in rows])
     report = json.loads((out / "events.json").read_text(encoding="utf-8"))
     for name in RUN_DEPENDENT:
         report["summary"].pop(name)
