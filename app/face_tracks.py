@@ -109,6 +109,14 @@ class FaceTracks:
         return ids
 
 
+# The colour of a face id wherever it is drawn (the app's boxes and timeline, the report's plot).
+FACE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def face_hex(face_id: int) -> str:
+    return FACE_COLOURS[face_id % len(FACE_COLOURS)]
+
+
 def distance(a: Box, b: Box) -> float:
     """Centre distance of two boxes in widths of the larger one (0: same place; 1: one face apart)."""
     ax, ay, bx, by = a[0] + a[2] / 2, a[1] + a[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2

@@ -271,12 +271,17 @@ class Library:
             "SELECT * FROM markers WHERE session_id = ? ORDER BY t, id", (session_id,))]
         notes = [Note(r["id"], utc(r["created_at"]), r["text"]) for r in self._conn.execute(
             "SELECT * FROM notes WHERE session_id = ? ORDER BY created_at, id", (session_id,))]
-        rows = self._conn.execute("SELECT frame, timestamp, signal, threshold, success, confidence FROM frames "
-                                  "WHERE session_id = ? ORDER BY frame", (session_id,)).fetchall()
-        columns = list(zip(*rows)) if rows else [()] * 6
+        face = "face_id" if self._frames_by_face() else "0"  # a read-only library of schema 2 is not migrated
+        rows = self._conn.execute(f"SELECT frame, timestamp, signal, threshold, success, confidence, {face} FROM frames "
+                                  f"WHERE session_id = ? ORDER BY frame, {face}", (session_id,)).fetchall()
+        columns = list(zip(*rows)) if rows else [()] * 7
         signal = Signal(np.array(columns[0], np.int64), np.array(columns[1], float), np.array(columns[2], float),
-                        np.array(columns[3], float), np.array(columns[4], bool), np.array(columns[5], float))
+                        np.array(columns[3], float), np.array(columns[4], bool), np.array(columns[5], float),
+                        np.array(columns[6], np.int64))
         return Session(info, events, markers, notes, signal)
+
+    def _frames_by_face(self) -> bool:
+        return any(row[1] == "face_id" for row in self._conn.execute("PRAGMA table_info(frames)"))
 
     # --- annotations after the fact --------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,8 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class Signal:
-    """The per-frame rows of a session as arrays (NaN where undefined), in frame order."""
+    """The per-frame rows of a session as arrays (NaN where undefined), in frame order: one row per face
+    and frame (``face_id``; -1 on a frame in which no face was tracked)."""
 
     frame: np.ndarray  # int64, 0-based
     timestamp: np.ndarray
@@ -105,9 +106,25 @@ class Signal:
     threshold: np.ndarray
     success: np.ndarray  # bool: a face was tracked
     confidence: np.ndarray
+    face_id: np.ndarray  # int64
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def face_ids(self) -> list[int]:
+        """The faces that were tracked, in id order."""
+        return sorted(int(i) for i in np.unique(self.face_id[self.success]))
+
+    def of(self, face_id: int) -> "Signal":
+        """The rows of one face."""
+        keep = self.face_id == face_id
+        return Signal(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+    def frame_counts(self) -> tuple[int, int]:
+        """(frames, frames without any face)."""
+        frames = np.unique(self.frame)
+        return len(frames), len(frames) - len(np.unique(self.frame[self.success]))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ are batched and committed by a small flusher thread every FLUSH_S (and by the fe
 flusher falls behind on a loaded machine), so a killed process (even SIGKILL) loses at most the last half
 second of frames and nothing else.
 
+With several faces, ``subject`` (a face id; None: every face) chooses whose rows, signal and events are
+recorded; it may change during a session (the app's click on a face).
+
 Pausing stops recording (results fed while paused are ignored) and leaves a ``pause`` marker; after
 ``resume`` the recorder continues the session's frame numbering and clock if the feed restarted its
 own (a new source or pipeline after the pause), so nothing recorded before is overwritten.
@@ -20,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app import strict_json
-from app.events import Event, FrameRow
+from app.events import NO_FACE_ID, Event, FrameRow
 from app.pipeline import EventResult
 from app.sessions import store
 from app.sessions.models import Marker, Note, utc
@@ -30,12 +33,14 @@ from app.spotting import SpotSample
 
 FLUSH_S = 0.25  # per-frame rows are committed this often: a killed process loses under half a second
 
-_FRAME_SQL = """INSERT INTO frames (session_id, frame, timestamp, confidence, success, pose_rx, pose_ry, pose_rz, ear)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, frame) DO UPDATE SET timestamp = excluded.timestamp,
+_FRAME_SQL = """INSERT INTO frames (session_id, frame, face_id, timestamp, confidence, success, pose_rx, pose_ry,
+    pose_rz, ear, face_x, face_y, face_w, face_h) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (session_id, frame, face_id) DO UPDATE SET timestamp = excluded.timestamp,
     confidence = excluded.confidence, success = excluded.success, pose_rx = excluded.pose_rx,
-    pose_ry = excluded.pose_ry, pose_rz = excluded.pose_rz, ear = excluded.ear"""
-_SIGNAL_SQL = """INSERT INTO frames (session_id, frame, timestamp, signal, threshold) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (session_id, frame) DO UPDATE SET signal = excluded.signal, threshold = excluded.threshold"""
+    pose_ry = excluded.pose_ry, pose_rz = excluded.pose_rz, ear = excluded.ear, face_x = excluded.face_x,
+    face_y = excluded.face_y, face_w = excluded.face_w, face_h = excluded.face_h"""
+_SIGNAL_SQL = """INSERT INTO frames (session_id, frame, face_id, timestamp, signal, threshold) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (session_id, frame, face_id) DO UPDATE SET signal = excluded.signal, threshold = excluded.threshold"""
 
 
 class Recorder(ResultSink):
@@ -52,6 +57,7 @@ class Recorder(ResultSink):
         self.fps = fps
         self.pictures = pictures  # False: no face pictures are stored (de-identified session)
         self.status = "recording"
+        self.subject: int | None = None  # the face whose results are recorded; None: every face
         self._conn = store.open_connection(db_path, key)
         self._lock = threading.RLock()
         self._frames: list[tuple] = []
@@ -76,24 +82,25 @@ class Recorder(ResultSink):
         with self._lock:
             if self._error is not None:
                 raise self._error
-            if self.status != "recording":
+            if self.status != "recording" or not self._records(row.face_id, row.success):
                 return
             if self._rebase and self._last is not None and row.index + self._offset[0] <= self._last[0]:
                 self._offset = (self._last[0] + 1 - row.index, self._last[1] + 1.0 / self.fps - row.timestamp)
             self._rebase = False
             index, timestamp = self._shift(row.index, row.timestamp)
             pose = row.pose or (None, None, None)
-            self._frames.append((self.session_id, index, timestamp, row.confidence, int(row.success), *pose, row.ear))
+            self._frames.append((self.session_id, index, row.face_id, timestamp, row.confidence, int(row.success),
+                                 *pose, row.ear, *(row.box or (None,) * 4)))
             self._last = (index, timestamp)
             if time.monotonic() - self._committed_at >= FLUSH_S:  # the flusher is late (a loaded machine)
                 self.flush()
 
     def add_signal(self, sample: SpotSample) -> None:
         with self._lock:
-            if self.status != "recording":
+            if self.status != "recording" or not self._records(sample.face_id):
                 return
             index, timestamp = self._shift(sample.frame, sample.timestamp)
-            self._signals.append((self.session_id, index, timestamp, sample.value, sample.threshold))
+            self._signals.append((self.session_id, index, sample.face_id, timestamp, sample.value, sample.threshold))
 
     def add_event_result(self, result: EventResult) -> None:
         self.add_event(result.event, *(event_pictures(result) if self.pictures else (None, None)))
@@ -101,7 +108,7 @@ class Recorder(ResultSink):
     def add_event(self, event: Event, onset_png: bytes | None = None, attention_png: bytes | None = None) -> Event:
         """Commit an event now (with the pending frames); returns it as stored (session numbering)."""
         with self._lock:
-            if self.status != "recording":
+            if self.status != "recording" or not self._records(event.face_id):
                 return event
             (onset, onset_t), (apex, apex_t), (offset, offset_t) = (
                 self._shift(event.onset_frame, event.onset_time), self._shift(event.apex_frame, event.apex_time),
@@ -161,6 +168,11 @@ class Recorder(ResultSink):
             pass
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _records(self, face_id: int, success: bool = True) -> bool:
+        """Whether this face's results go into the session: every face's, or the subject's (and the
+        rows of frames in which no face is tracked)."""
+        return self.subject is None or face_id == self.subject or (not success and face_id == NO_FACE_ID)
 
     def _shift(self, index: int, timestamp: float) -> tuple[int, float]:
         return index + self._offset[0], timestamp + self._offset[1]

@@ -21,6 +21,7 @@ from pathlib import Path
 from app import __version__
 from app.abstention import percent
 from app.errors import InputError, OutputError, output_error, printable
+from app.face_tracks import face_hex
 from app.labels import label_hex
 from app.paths import existing_ancestor
 from app.private_files import make_private, private_dir, write_private
@@ -72,8 +73,13 @@ def timeline_png(session: Session, width_in: float = 11.0) -> bytes:
     fig = Figure(figsize=(width_in, 3.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(sig.timestamp, sig.value, lw=0.9, color="#333", label="spotting signal")
-    ax.plot(sig.timestamp, sig.threshold, lw=0.9, ls="--", color="#c00", label="threshold")
+    faces = sig.face_ids
+    for face_id in faces:  # one signal per face, in its id's colour (black with one face, as before)
+        one = sig.of(face_id)
+        colour, name = (face_hex(face_id), f"face {face_id}: ") if len(faces) > 1 else ("#333", "")
+        ax.plot(one.timestamp, one.value, lw=0.9, color=colour, label=f"{name}spotting signal")
+        ax.plot(one.timestamp, one.threshold, lw=0.9, ls="--", color=colour if name else "#c00",
+                label=f"{name}threshold")
     for e in events:
         ax.axvspan(e.onset_time, e.offset_time, color=colours[e.label or UNLABELLED], alpha=0.35, lw=0)
         ax.annotate(str(e.event_id), (e.apex_time, 1.0), xycoords=("data", "axes fraction"), ha="center",
@@ -110,6 +116,8 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
     title = info.label if faces else "de-identified"  # a label often names the person
     sig = session.signal
     seconds = float(sig.timestamp[-1] - sig.timestamp[0]) if len(sig) > 1 else 0.0
+    frames, without_face = sig.frame_counts()
+    face_ids = sorted({*sig.face_ids, *(e.face_id for e in events)})
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>EPIR Live session "
              f"{info.id}: {esc(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>Session {info.id}: {esc(title) or '<span class=muted>(no label)</span>'}</h1>",
@@ -129,7 +137,8 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
         ("Status", info.status),
         ("Started", _local(info.started_at)),
         ("Ended", _local(info.ended_at) if info.ended_at else "—"),
-        ("Recorded span", f"{seconds:.1f} s ({len(sig)} frames, {int((~sig.success).sum()) if len(sig) else 0} without a face)"),
+        ("Recorded span", f"{seconds:.1f} s ({frames} frames, {without_face} without a face)"),
+        ("Faces", ", ".join(str(i) for i in face_ids) or "none"),
         ("Source", f"{info.source.kind}: {info.source.name if faces else '(name left out)'}, "
                    f"{info.source.width}×{info.source.height}, {info.source.fps:.2f} fps"),
         ("Model", "none" if info.model is None else
@@ -157,24 +166,33 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
         parts.append("<p>No events were spotted.</p>")
     else:
         head = "".join(f"<th>p({esc(c)})</th>" for c in classes)
-        parts.append("<table><tr><th>#</th><th>onset s</th><th>apex s</th><th>offset s</th><th>ms</th><th>kind</th>"
-                     f"<th>label</th><th>conf.</th><th>EPIR</th><th>face evidence</th>{head}<th>score</th>"
-                     + ("<th>onset face</th><th>attention</th>" if faces else "") + "</tr>")
-        for stored in session.events:
-            e = stored.event
-            label = e.label or UNLABELLED
-            probs = "".join(f"<td class='num'>{e.probabilities.get(c, float('nan')):.2f}</td>" for c in classes)
-            conf = esc(percent(e.confidence)) if e.confidence is not None else "—"
-            parts.append(
-                f"<tr id='event-{e.event_id}'><td class='num'>{e.event_id}</td><td class='num'>{e.onset_time:.2f}</td>"
-                f"<td class='num'>{e.apex_time:.2f}</td><td class='num'>{e.offset_time:.2f}</td>"
-                f"<td class='num'>{e.duration_ms:.0f}</td><td>{e.kind}</td>"
-                f"<td>{_swatch(colours[label])}{esc(label)}</td><td class='num'>{conf}</td>"
-                f"<td>{esc(e.model_label or '—')}</td><td>{esc(_evidence_cell(e))}</td>{probs}"
-                f"<td class='num'>{e.spot_score:.1f}</td>"
-                + (f"<td>{_thumb(stored.onset_png, 'onset face')}</td><td>{_thumb(stored.attention_png, 'attention')}"
-                   "</td>" if faces else "") + "</tr>")
-        parts.append("</table>")
+        table_head = ("<table><tr><th>#</th><th>onset s</th><th>apex s</th><th>offset s</th><th>ms</th><th>kind</th>"
+                      f"<th>label</th><th>conf.</th><th>EPIR</th><th>face evidence</th>{head}<th>score</th>"
+                      + ("<th>onset face</th><th>attention</th>" if faces else "") + "</tr>")
+        # several faces: one table per face, in id order
+        groups = [(None, session.events)] if len(face_ids) < 2 else [
+            (i, [s for s in session.events if s.event.face_id == i]) for i in face_ids]
+        for face_id, group in groups:
+            if not group:
+                continue
+            if face_id is not None:
+                parts.append(f"<h3>{_swatch(face_hex(face_id))}Face {face_id}: {len(group)} event(s)</h3>")
+            parts.append(table_head)
+            for stored in group:
+                e = stored.event
+                label = e.label or UNLABELLED
+                probs = "".join(f"<td class='num'>{e.probabilities.get(c, float('nan')):.2f}</td>" for c in classes)
+                conf = esc(percent(e.confidence)) if e.confidence is not None else "—"
+                parts.append(
+                    f"<tr id='event-{e.event_id}'><td class='num'>{e.event_id}</td><td class='num'>{e.onset_time:.2f}</td>"
+                    f"<td class='num'>{e.apex_time:.2f}</td><td class='num'>{e.offset_time:.2f}</td>"
+                    f"<td class='num'>{e.duration_ms:.0f}</td><td>{e.kind}</td>"
+                    f"<td>{_swatch(colours[label])}{esc(label)}</td><td class='num'>{conf}</td>"
+                    f"<td>{esc(e.model_label or '—')}</td><td>{esc(_evidence_cell(e))}</td>{probs}"
+                    f"<td class='num'>{e.spot_score:.1f}</td>"
+                    + (f"<td>{_thumb(stored.onset_png, 'onset face')}</td><td>{_thumb(stored.attention_png, 'attention')}"
+                       "</td>" if faces else "") + "</tr>")
+            parts.append("</table>")
 
     parts.append("<h2>Markers</h2>")
     spans = spans_between_markers(session)

@@ -100,6 +100,30 @@ MIGRATIONS: tuple[str, ...] = (
         FOREIGN KEY (session_id, event_id) REFERENCES events (session_id, event_id) ON DELETE CASCADE
     ) WITHOUT ROWID;
     """,
+    # 3: several faces per frame (issue 12): a row per face and frame, with the face's box; the rows
+    # recorded before belong to face 0, the one face analysed then
+    """
+    CREATE TABLE frames_by_face (
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        frame INTEGER NOT NULL,
+        face_id INTEGER NOT NULL DEFAULT 0,
+        timestamp REAL NOT NULL,
+        confidence REAL NOT NULL DEFAULT 0,
+        success INTEGER NOT NULL DEFAULT 0,
+        pose_rx REAL, pose_ry REAL, pose_rz REAL,
+        ear REAL,
+        signal REAL,
+        threshold REAL,
+        face_x REAL, face_y REAL, face_w REAL, face_h REAL,
+        PRIMARY KEY (session_id, frame, face_id)
+    ) WITHOUT ROWID;
+    INSERT INTO frames_by_face (session_id, frame, face_id, timestamp, confidence, success, pose_rx, pose_ry, pose_rz,
+                                ear, signal, threshold)
+        SELECT session_id, frame, 0, timestamp, confidence, success, pose_rx, pose_ry, pose_rz, ear, signal, threshold
+        FROM frames;
+    DROP TABLE frames;
+    ALTER TABLE frames_by_face RENAME TO frames;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
