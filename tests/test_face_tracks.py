@@ -112,3 +112,9 @@ def test_two_people_one_leaving_for_a_second(tmp_path, people):
     found = {(e["face_id"], name) for e in events for name, expression in (("smile", SMILE), ("brows", BROWS))
              if e["onset_s"] - 0.2 <= expression.apex_s <= e["offset_s"] + 0.2}
     assert found == {(int(on_left), "smile"), (int(on_right), "brows")}, events  # each expression under its own id
+
+
+def test_max_faces_out_of_range_is_refused_before_anything_is_written(tmp_path, capsys):
+    assert cli_main(["analyze", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "out"), "--max-faces", "0"]) == 2
+    assert "--max-faces 0: must be a number from 1 to 8" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -254,7 +254,7 @@ class Run:
                 if session is not None:
                     session.feed(result)
                 if isinstance(result, FrameResult):
-                    record = latest = FrameRecord.from_result(result)
+                    record = latest = FrameRecord.from_result(result, keep_rows=not live)
                     self.last = (record.index, record.timestamp)
                     batch.frames.append(record)
                     finished.append(time.perf_counter())

@@ -60,6 +60,7 @@ class LiveSession:
     def __init__(self, library: Path, label: str, settings: dict, record_video: bool):
         self.library_path, self.label, self.settings, self.record_video = library, label, settings, record_video
         self.recorder: Recorder | None = None
+        self.subject: int | None = None  # the face whose results are recorded (None: every face)
         self.video: SessionVideo | None = None
         self._library: Library | None = None
         self._markers = 0
@@ -77,6 +78,7 @@ class LiveSession:
                 return
             self._library = Library(self.library_path)
             self.recorder = self._library.start_session(self.label, source, self.settings, classifier)
+            self.recorder.subject = self.subject
             if self.record_video:
                 self.video = SessionVideo(self.recorder.folder / VIDEO_NAME, source.fps, (source.width, source.height))
 
@@ -115,6 +117,13 @@ class LiveSession:
             self.label = label
             if self._library is not None and self.recorder is not None:
                 self._library.rename(self.recorder.session_id, label)
+
+    def choose_subject(self, face_id: int | None) -> None:
+        """From now on record only this face's rows, signal and events (None: every face's)."""
+        with self._lock:
+            self.subject = face_id
+            if self.recorder is not None:
+                self.recorder.subject = face_id
 
     def pause(self) -> None:
         if self.recorder is not None:

@@ -1,7 +1,7 @@
 """What the app keeps from an analysis, without images and without Qt.
 
-The pipeline's results carry full frames and face crops; the window needs far less. Per frame it keeps
-a few numbers, the landmarks (float16) and the alignment matrix, so a recorded video can be scrubbed
+The pipeline's results carry full frames and face crops; the window needs far less. Per frame and face it
+keeps a few numbers, the landmarks (float16) and the alignment matrix, so a recorded video can be scrubbed
 with overlays while its pixels are re-decoded on demand. Per event it keeps small pictures made once,
 in the analysis thread. Live sessions keep bounded histories, so hours of live use cannot exhaust memory.
 """
@@ -29,36 +29,48 @@ LIVE_MAX_STEP_S = 0.5  # live signals have holes where frames were dropped; only
 
 
 @dataclass(frozen=True)
+class FaceRecord:
+    """One tracked face in one frame, as drawn."""
+
+    face_id: int
+    confidence: float
+    bbox: tuple[float, float, float, float]  # x, y, w, h in frame pixels
+    landmarks: np.ndarray  # (478, 2) float16, frame pixels
+    matrix: np.ndarray  # (2, 3) frame → aligned crop
+
+    @property
+    def crop_to_frame(self) -> np.ndarray:
+        """(2, 3) aligned crop → frame: maps anything drawn on the crop (attention) onto this frame."""
+        return cv2.invertAffineTransform(self.matrix)
+
+    def contains(self, x: float, y: float) -> bool:
+        bx, by, bw, bh = self.bbox
+        return bx <= x <= bx + bw and by <= y <= by + bh
+
+
+@dataclass(frozen=True)
 class FrameRecord:
     index: int
     timestamp: float
-    face: bool
-    confidence: float
-    bbox: tuple[float, float, float, float] | None  # x, y, w, h in frame pixels
-    landmarks: np.ndarray | None  # (478, 2) float16, frame pixels
-    matrix: np.ndarray | None  # (2, 3) frame → aligned crop
-    pose: tuple[float, float, float] | None  # pitch, yaw, roll
-    ear: float | None
+    faces: tuple[FaceRecord, ...]  # in id order
     latency_ms: float  # time the pipeline spent on this frame
-    blendshapes: np.ndarray | None = None  # (52,) float16 MediaPipe scores, for frames.csv
+    rows: tuple[FrameRow, ...] = ()  # frames.csv's rows of this frame (recorded videos: for export)
 
     @classmethod
-    def from_result(cls, result: FrameResult) -> "FrameRecord":
-        face, aligned, pose = result.face, result.aligned, result.pose
-        return cls(
-            result.frame.index, result.frame.timestamp, face is not None,
-            face.confidence if face else 0.0, face.bbox if face else None,
-            face.landmarks[:, :2].astype(np.float16) if face else None,
-            aligned.matrix.copy() if aligned is not None else None,
-            (pose.pitch, pose.yaw, pose.roll) if pose else None, result.ear,
-            float(sum(result.timings_ms.values())),
-            face.blendshapes.astype(np.float16) if face is not None and face.blendshapes is not None else None,
-        )
+    def from_result(cls, result: FrameResult, keep_rows: bool = True) -> "FrameRecord":
+        faces = tuple(FaceRecord(f.face_id, f.face.confidence, f.face.bbox, f.face.landmarks[:, :2].astype(np.float16),
+                                 f.aligned.matrix.copy()) for f in result.faces)
+        return cls(result.frame.index, result.frame.timestamp, faces, float(sum(result.timings_ms.values())),
+                   tuple(result.rows()) if keep_rows else ())
 
     @property
-    def crop_to_frame(self) -> np.ndarray | None:
-        """(2, 3) aligned crop → frame: maps anything drawn on the crop (attention) onto this frame."""
-        return None if self.matrix is None else cv2.invertAffineTransform(self.matrix)
+    def face(self) -> bool:
+        """Whether any face was tracked in this frame."""
+        return bool(self.faces)
+
+    def face_at(self, x: float, y: float) -> int | None:
+        """The id of the face whose box holds the frame point (x, y)."""
+        return next((f.face_id for f in self.faces if f.contains(x, y)), None)
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,8 @@ class AnalysisStore:
         self.events: deque[EventView] = deque(maxlen=LIVE_EVENTS if live else None)
         self.marks: deque[float] = deque(maxlen=100)
         self.progress = ProgressInfo()
-        self._signal: dict[int, SpotSample] = {}  # recorded videos: frame → sample, for export
+        self._signal: dict[tuple[int, int], SpotSample] = {}  # recorded videos: (frame, face) → sample, for export
+        self.face_ids: set[int] = set()  # every face seen
         self.no_face: deque[list[float]] = deque(maxlen=200)  # [start, end] of runs of frames without a face
         self.pauses: deque[tuple[float, float]] = deque(maxlen=100)  # live: (last time before, first after)
         self.first_time: float | None = None
@@ -166,6 +179,7 @@ class AnalysisStore:
         for f in batch.frames:
             if self.first_time is None:
                 self.first_time = f.timestamp
+            self.face_ids.update(face.face_id for face in f.faces)
             if not f.face:
                 if self.no_face and self.no_face[-1][1] == self.last_time:
                     self.no_face[-1][1] = f.timestamp
@@ -176,7 +190,7 @@ class AnalysisStore:
         self.samples.extend(batch.samples)
         self.events.extend(batch.events)
         if not self.live:
-            self._signal.update((s.frame, s) for s in batch.samples)
+            self._signal.update(((s.frame, s.face_id), s) for s in batch.samples)
         self.progress = replace(batch.progress)
 
     @property
@@ -197,9 +211,9 @@ class AnalysisStore:
             i -= 1
         return int(self.frames[min(i, len(times) - 1)].index)
 
-    def signal_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Times, values and thresholds of the spotting signal."""
-        s = self.samples
+    def signal_arrays(self, face_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Times, values and thresholds of one face's spotting signal."""
+        s = [x for x in self.samples if x.face_id == face_id]
         return (np.fromiter((x.timestamp for x in s), float, len(s)), np.fromiter((x.value for x in s), float, len(s)),
                 np.fromiter((x.threshold for x in s), float, len(s)))
 
@@ -212,7 +226,7 @@ class AnalysisStore:
         """Where the timeline has no signal, each with its reason; the signal line breaks there. The
         spotting signal covers every frame with a face (its windows are clipped at the ends of a face
         track), so gaps come from frames without a face, pauses, dropped frames, or a clip still running."""
-        times = np.fromiter((x.timestamp for x in self.samples), float, len(self.samples))
+        times = np.unique(np.fromiter((x.timestamp for x in self.samples), float, len(self.samples)))
         if self.first_time is None:
             return []
         step = self.max_step_s
@@ -239,9 +253,9 @@ class AnalysisStore:
             return "paused"
         return otherwise
 
-    def sample_at(self, index: int) -> SpotSample | None:
-        """The spotting signal at frame ``index`` of a recorded video, once known."""
-        return self._signal.get(index)
+    def sample_at(self, index: int, face_id: int = 0) -> SpotSample | None:
+        """A face's spotting signal at frame ``index`` of a recorded video, once known."""
+        return self._signal.get((index, face_id))
 
     def candidate(self) -> bool:
         """The latest signal is above its threshold: an event may be under way."""
@@ -257,9 +271,9 @@ class AnalysisStore:
             return []
         rows = []
         for f in self.frames:
-            s = self._signal.get(f.index)
-            rows.append(FrameRow(f.index, f.timestamp, 0, f.confidence, f.face, f.pose, f.ear,
-                                 s.value if s else None, s.threshold if s else None, f.blendshapes))
+            for row in f.rows:
+                s = self._signal.get((row.index, row.face_id))
+                rows.append(replace(row, signal=s.value, threshold=s.threshold) if s else row)
         return rows
 
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from app.analyze_cmd import MAX_FACES
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES
 from app.model_card import FLOW_METHODS
 from app.sessions import default_library_dir
@@ -29,6 +30,7 @@ class AppSettings:
     provider: str = "auto"
     flow_method: str = ""  # empty: the model's own
     sensitivity: float = SpottingOptions.sensitivity
+    max_faces: int = 1  # faces analysed at once (interviewer and interviewee: 2)
     show_box: bool = True
     show_landmarks: bool = False
     show_attention: bool = True
@@ -77,6 +79,7 @@ def load_settings() -> AppSettings:
     if settings.camera_resolution not in RESOLUTIONS:
         settings.camera_resolution = "default"
     settings.attention_opacity = min(max(settings.attention_opacity, 0.0), 1.0)
+    settings.max_faces = min(max(settings.max_faces, 1), MAX_FACES)
     return settings
 
 
@@ -179,6 +182,13 @@ class SettingsDialog(QDialog):
                                     "must rise to count as an event: higher finds fewer events, lower finds more "
                                     "(and more false ones)")
         form.addRow("Spotting threshold (higher: fewer events)", self.sensitivity)
+        self.max_faces = QSpinBox()
+        self.max_faces.setRange(1, MAX_FACES)
+        self.max_faces.setValue(settings.max_faces)
+        self.max_faces.setToolTip("How many faces are analysed at once, each with its own id, labels and signal "
+                                  "(each face costs about as much as the first). Click a face in the video to "
+                                  "record only its events in the session; click beside the faces to record all.")
+        form.addRow("Faces analysed at once", self.max_faces)
         layout.addWidget(model_box)
 
         overlay_box = QGroupBox("Overlays")
@@ -242,7 +252,8 @@ class SettingsDialog(QDialog):
             camera=int(self.camera.currentData()), camera_resolution=self.resolution.currentText(),
             camera_fps=int(self.camera_fps.currentData()), model_path=self.model_path.text().strip(),
             provider=self.provider.currentText(), flow_method=str(self.flow_method.currentData()),
-            sensitivity=float(self.sensitivity.value()), show_box=self.show_box.isChecked(),
+            sensitivity=float(self.sensitivity.value()), max_faces=int(self.max_faces.value()),
+            show_box=self.show_box.isChecked(),
             show_landmarks=self.show_landmarks.isChecked(), show_attention=self.show_attention.isChecked(),
             attention_opacity=self.attention_opacity,
             library_path=self.library_path.text().strip(), record_video=self.record_video.isChecked(),

@@ -1,5 +1,7 @@
 """The spotting signal over time, its threshold, and each event as a span coloured by its label.
 
+With several faces, one signal (and threshold) per face, in its id's colour.
+
 Live: the last ``LIVE_WINDOW_S`` seconds scroll by. Review: the whole video, with a draggable playhead.
 """
 
@@ -12,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from app.events import Event
+from app.face_tracks import face_hex
 from app.gui.records import LIVE_SIGNAL_S, Gap
 from app.gui.theme import label_colour
 
@@ -36,6 +39,7 @@ class Timeline(pg.PlotWidget):
         self.signal = self.plot([], [], pen=pg.mkPen("#58a6ff", width=1.5), name="spotting signal", connect="finite")
         self.threshold = self.plot([], [], pen=pg.mkPen("#f0883e", width=1, style=Qt.DashLine), name="threshold",
                                    connect="finite")
+        self._faces: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {0: (self.signal, self.threshold)}
         self.playhead = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("#e6edf3", width=1))
         self.playhead.sigPositionChangeFinished.connect(lambda line: self.seek_requested.emit(float(line.value())))
         self.addItem(self.playhead)
@@ -54,6 +58,11 @@ class Timeline(pg.PlotWidget):
             self.removeItem(item)
         self.spans, self.marks, self.gaps, self._gaps_shown = [], [], [], []
         self.fps = fps
+        for face_id in [i for i in self._faces if i]:
+            for item in self._faces.pop(face_id):
+                self.removeItem(item)
+        self.signal.setPen(pg.mkPen("#58a6ff", width=1.5))
+        self.threshold.setPen(pg.mkPen("#f0883e", width=1, style=Qt.DashLine))
         self.signal.setData([], [])
         self.threshold.setData([], [])
         self.live = live
@@ -63,18 +72,30 @@ class Timeline(pg.PlotWidget):
         self.setXRange(0, duration or LIVE_WINDOW_S, padding=0.01 if duration else 0)
 
     def set_signal(self, times: np.ndarray, values: np.ndarray, thresholds: np.ndarray,
-                   max_step_s: float | None = None) -> None:
-        """The signal, broken (NaN) wherever samples are further apart than ``max_step_s`` (default 2.5
-        frames; live analysis drops frames, so the window passes its own)."""
+                   max_step_s: float | None = None, face_id: int = 0) -> None:
+        """A face's signal, broken (NaN) wherever samples are further apart than ``max_step_s`` (default
+        2.5 frames; live analysis drops frames, so the window passes its own)."""
+        signal, threshold = self._curves(face_id)
         step = max_step_s or 2.5 / self.fps
         if len(times) > 1:
             breaks = np.flatnonzero(np.diff(times) > step) + 1
             times = np.insert(times, breaks, times[breaks - 1] + 0.5 / self.fps)
             values = np.insert(values, breaks, np.nan)
             thresholds = np.insert(thresholds, breaks, np.nan)
-        self.signal.setData(times, values)
-        self.threshold.setData(times, thresholds)
+        signal.setData(times, values)
+        threshold.setData(times, thresholds)
         self.enableAutoRange(axis="y")
+
+    def _curves(self, face_id: int) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        """A face's signal and threshold curves; from the second face on, every face's in its id's colour."""
+        if face_id not in self._faces:
+            colour = face_hex(face_id)
+            self._faces[face_id] = (
+                self.plot([], [], pen=pg.mkPen(colour, width=1.5), name=f"face {face_id}", connect="finite"),
+                self.plot([], [], pen=pg.mkPen(colour, width=1, style=Qt.DashLine), connect="finite"))
+            self.signal.setPen(pg.mkPen(face_hex(0), width=1.5))
+            self.threshold.setPen(pg.mkPen(face_hex(0), width=1, style=Qt.DashLine))
+        return self._faces[face_id]
 
     def set_gaps(self, gaps: list[Gap]) -> None:
         """Shade each stretch without a signal and say why (hover, and a label inside). Unchanged gaps
@@ -104,7 +125,7 @@ class Timeline(pg.PlotWidget):
         colour.setAlpha(90)
         span = pg.LinearRegionItem((e.onset_time, e.offset_time), movable=False, brush=colour,
                                    pen=pg.mkPen(label_colour(e.label)))
-        span.setToolTip(f"#{e.event_id} {e.label or 'unlabelled'} {e.kind}")
+        span.setToolTip(f"#{e.event_id} face {e.face_id}: {e.label or 'unlabelled'} {e.kind}")
         self.addItem(span)
         self.spans.append(span)
 

@@ -1,5 +1,8 @@
 """The video with its overlays: face box, landmarks, state, label and probabilities, attention heat map.
 
+With several faces each box is drawn in its id's colour with the id, and each face gets its own labels
+and heat map; a click on a face picks it as the subject (``face_clicked``; -1: a click beside every face).
+
 Only painting happens here. The heat map is drawn on the aligned crop's grid and placed on the frame
 with the painter's transform set to the current frame's crop→frame alignment, so it stays on the face
 while the head moves and costs nothing per frame to map.
@@ -13,13 +16,15 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.abstention import percent
+from app.face_tracks import face_hex
 from app.gui.images import rgb_image
-from app.gui.records import EventView, FrameRecord
+from app.gui.records import EventView, FaceRecord, FrameRecord
 from app.gui.theme import STATE_COLOURS, label_colour
 
 
 class VideoView(QWidget):
     painted = Signal(int)  # index of the frame just painted (for latency measurement)
+    face_clicked = Signal(int)  # the id of the face clicked, -1 beside every face
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -36,6 +41,8 @@ class VideoView(QWidget):
         self.show_box, self.show_landmarks, self.show_attention = True, False, True
         self.show_overlays = True  # O toggles everything drawn over the face at once
         self.heat_opacity = 0.5  # the attention map's strongest opacity (toolbar slider)
+        self.several_faces = False  # boxes in their ids' colours, with their ids (more than one face followed)
+        self.subject: int | None = None  # the face whose events a session records (None: every face)
         self._heat: dict[int, QImage] = {}
 
     def show_frame(self, image: QImage, index: int, record: FrameRecord | None,
@@ -63,34 +70,67 @@ class VideoView(QWidget):
         p.setRenderHint(QPainter.SmoothPixmapTransform)
         p.setRenderHint(QPainter.Antialiasing)
         iw, ih = self.image.width(), self.image.height()
-        scale = min(self.width() / iw, self.height() / ih)
-        ox, oy = (self.width() - iw * scale) / 2, (self.height() - ih * scale) / 2
+        scale, ox, oy = self._placement()
         to_widget = QTransform(scale, 0, 0, scale, ox, oy)
         p.drawImage(QRectF(ox, oy, iw * scale, ih * scale), self.image)
         rec = self.record
-        if rec is not None and rec.face and self.show_overlays:
-            if self.show_attention:
-                self._draw_heat(p, rec, to_widget)
-            if self.show_landmarks and rec.landmarks is not None:
-                p.setPen(QPen(QColor(88, 166, 255, 200), 1.5))
-                pts = rec.landmarks.astype(np.float32) * scale + np.array([ox, oy], np.float32)
-                p.drawPoints([QPointF(float(x), float(y)) for x, y in pts])
-            box = QRectF(ox + rec.bbox[0] * scale, oy + rec.bbox[1] * scale, rec.bbox[2] * scale, rec.bbox[3] * scale)
-            if self.show_box:
-                p.setPen(QPen(QColor(STATE_COLOURS[self.state]), 2))
-                p.setBrush(Qt.NoBrush)
-                p.drawRect(box)
-            self._draw_labels(p, box)
+        if rec is not None and self.show_overlays:
+            for face in rec.faces:
+                events = self.face_events(face.face_id)
+                if self.show_attention:
+                    self._draw_heat(p, face, events, to_widget)
+                if self.show_landmarks:
+                    p.setPen(QPen(QColor(88, 166, 255, 200), 1.5))
+                    pts = face.landmarks.astype(np.float32) * scale + np.array([ox, oy], np.float32)
+                    p.drawPoints([QPointF(float(x), float(y)) for x, y in pts])
+                x, y, w, h = face.bbox
+                box = QRectF(ox + x * scale, oy + y * scale, w * scale, h * scale)
+                if self.show_box:
+                    self._draw_box(p, box, face.face_id)
+                self._draw_labels(p, box, events)
         self._draw_state(p)
         p.end()
         self.painted.emit(self.index)
 
-    def _draw_heat(self, p: QPainter, rec: FrameRecord, to_widget: QTransform) -> None:
-        m = rec.crop_to_frame
-        if m is None:
+    def _placement(self) -> tuple[float, float, float]:
+        """(scale, left, top) of the picture in the widget (letterboxed)."""
+        iw, ih = self.image.width(), self.image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        return scale, (self.width() - iw * scale) / 2, (self.height() - ih * scale) / 2
+
+    def mousePressEvent(self, event) -> None:
+        if self.record is None or self.image is None or event.button() != Qt.LeftButton:
+            return super().mousePressEvent(event)
+        scale, ox, oy = self._placement()
+        point = event.position()
+        face_id = self.record.face_at((point.x() - ox) / scale, (point.y() - oy) / scale)
+        self.face_clicked.emit(-1 if face_id is None else face_id)
+
+    def face_events(self, face_id: int) -> list[tuple[EventView, float]]:
+        return [(view, opacity) for view, opacity in self.events if view.event.face_id == face_id]
+
+    def _draw_box(self, p: QPainter, box: QRectF, face_id: int) -> None:
+        """The state's colour with one face; with several, the id's colour, the id, and the subject bolder."""
+        p.setBrush(Qt.NoBrush)
+        if not self.several_faces:
+            p.setPen(QPen(QColor(STATE_COLOURS[self.state]), 2))
+            p.drawRect(box)
             return
+        colour = QColor(face_hex(face_id))
+        p.setPen(QPen(colour, 4 if face_id == self.subject else 2))
+        p.drawRect(box)
+        tag = f"face {face_id}" + (" · subject" if face_id == self.subject else "")
+        fm = p.fontMetrics()
+        rect = QRectF(box.left(), box.bottom() + 2, fm.horizontalAdvance(tag) + 10, fm.height() + 4)
+        p.fillRect(rect, colour)
+        p.setPen(QColor("#ffffff"))
+        p.drawText(rect, Qt.AlignCenter, tag)
+
+    def _draw_heat(self, p: QPainter, face: FaceRecord, events: list[tuple[EventView, float]],
+                   to_widget: QTransform) -> None:
+        m = face.crop_to_frame
         crop_to_frame = QTransform(m[0, 0], m[1, 0], m[0, 1], m[1, 1], m[0, 2], m[1, 2])
-        for view, opacity in self.events:
+        for view, opacity in events:
             if view.heat is None:
                 continue
             image = self._heat.get(view.event.event_id)
@@ -114,12 +154,14 @@ class VideoView(QWidget):
         font.setPixelSize(int(min(max(self.picture_height() / 36, 12), 30)))
         return font
 
-    def label_lines(self) -> list[tuple[str, bool]]:
-        """The newest visible event's label with its age, every class probability, kind and duration.
-        The model's caveat is not here: the window shows it whole in a banner above the picture."""
-        if not self.events:
+    def label_lines(self, events: list[tuple[EventView, float]] | None = None) -> list[tuple[str, bool]]:
+        """The newest visible event's label (of ``events``, default every face's) with its age, every class
+        probability, kind and duration. The model's caveat is not here: the window shows it whole in a
+        banner above the picture."""
+        events = self.events if events is None else events
+        if not events:
             return []
-        e = self.events[-1][0].event
+        e = events[-1][0].event
         now = self.record.timestamp if self.record is not None else e.apex_time
         age = now - e.apex_time
         when = "now" if age < 0.25 else f"{age:.1f} s ago"
@@ -131,13 +173,13 @@ class VideoView(QWidget):
         lines.append((f"{e.kind}, {e.duration_ms:.0f} ms", False))
         return lines
 
-    def _draw_labels(self, p: QPainter, box: QRectF) -> None:
-        """The newest visible event's label and every class probability, next to the face."""
-        if not self.events:
+    def _draw_labels(self, p: QPainter, box: QRectF, events: list[tuple[EventView, float]]) -> None:
+        """The face's newest visible event's label and every class probability, next to the face."""
+        if not events:
             return
-        view, opacity = self.events[-1]
+        view, opacity = events[-1]
         e = view.event
-        lines = self.label_lines()
+        lines = self.label_lines(events)
         p.setFont(self.label_font())
         fm = p.fontMetrics()
         width = min(max(fm.horizontalAdvance(t) for t, _ in lines) + 24, self.width() // 2)

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.view = VideoView()
         self.view.setFocusPolicy(Qt.StrongFocus)  # where Enter/Escape in a text field send the focus back
+        self.view.face_clicked.connect(self.choose_subject)
         self.banner = QLabel()  # the model's caveat: always whole, never drawn over the face
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("color: #daaa3f; background: #2d2410; padding: 3px 8px;")
@@ -398,8 +399,8 @@ class MainWindow(QMainWindow):
         if (old.model_path, old.provider) != (new.model_path, new.provider):
             self.load_model()
         self.controller.options = self._options()
-        analysis_changed = (old.model_path, old.provider, old.flow_method, old.sensitivity) != (
-            new.model_path, new.provider, new.flow_method, new.sensitivity)
+        analysis_changed = (old.model_path, old.provider, old.flow_method, old.sensitivity, old.max_faces) != (
+            new.model_path, new.provider, new.flow_method, new.sensitivity, new.max_faces)
         state = self.controller.state
         if analysis_changed and state is State.REVIEWING:
             self.statusBar().showMessage("New analysis settings apply when a video is opened again", 5000)
@@ -411,6 +412,7 @@ class MainWindow(QMainWindow):
         v = self.view
         v.show_box, v.show_landmarks, v.show_attention = s.show_box, s.show_landmarks, s.show_attention
         v.heat_opacity = s.attention_opacity
+        v.several_faces = s.max_faces > 1
         self.opacity.blockSignals(True)
         self.opacity.setValue(round(s.attention_opacity * 100))
         self.opacity.blockSignals(False)
@@ -430,7 +432,8 @@ class MainWindow(QMainWindow):
 
     def _options(self) -> PipelineOptions:
         s = self.settings
-        return PipelineOptions(spotting=SpottingOptions(sensitivity=s.sensitivity), flow_method=s.flow_method or None)
+        return PipelineOptions(spotting=SpottingOptions(sensitivity=s.sensitivity), flow_method=s.flow_method or None,
+                               max_faces=s.max_faces)
 
     # ---------------------------------------------------------------- opening sources
 
@@ -627,6 +630,8 @@ class MainWindow(QMainWindow):
             text += f" “{session.label}”"
         if session.video is not None:
             text += "  + VIDEO"
+        if session.subject is not None:
+            text += f"  face {session.subject} only"
         badge.setText(text)
         badge.setToolTip(f"Recorded into {session.library_path}" + (
             f"; the video goes to {session.video.path}" if session.video is not None else "; video not recorded"))
@@ -674,8 +679,25 @@ class MainWindow(QMainWindow):
         library = self.open_library()
         if library is None:
             return None
-        return LiveSession(library.path, self.session_label.text().strip(), pipeline_settings(self._options()),
-                           self.settings.record_video)
+        session = LiveSession(library.path, self.session_label.text().strip(), pipeline_settings(self._options()),
+                              self.settings.record_video)
+        session.choose_subject(self.view.subject)
+        return session
+
+    @Slot(int)
+    def choose_subject(self, face_id: int) -> None:
+        """Several faces: a click on a face makes it the subject whose events a session records; a click on
+        it again, or beside every face, records every face."""
+        if not self.view.several_faces:
+            return
+        subject = None if face_id < 0 or face_id == self.view.subject else face_id
+        self.view.subject = subject
+        if self.session is not None:
+            self.session.choose_subject(subject)
+        self.statusBar().showMessage("Recording every face" if subject is None else
+                                     f"Recording face {subject} only (click it again to record every face)", 5000)
+        self.recording_changed()
+        self.view.update()
 
     def _rename_session(self) -> None:
         if self.controller.rename(self.session_label.text().strip()):
@@ -826,8 +848,8 @@ class MainWindow(QMainWindow):
             return
         rec = self.store.record(index)
         visible = self.store.visible_events(rec.timestamp) if rec else []
-        sample = self.store.sample_at(index)
-        candidate = sample is not None and sample.value > sample.threshold
+        samples = [self.store.sample_at(index, f.face_id) for f in rec.faces] if rec else []
+        candidate = any(s is not None and s.value > s.threshold for s in samples)
         self.view.show_frame(image, index, rec, visible, self._state(rec, candidate, visible))
 
     def _stop_player(self) -> None:
@@ -858,7 +880,8 @@ class MainWindow(QMainWindow):
         if store is None:
             return
         if self._timeline_dirty:
-            self.timeline.set_signal(*store.signal_arrays(), store.max_step_s)
+            for face_id in sorted(store.face_ids) or [0]:
+                self.timeline.set_signal(*store.signal_arrays(face_id), store.max_step_s, face_id)
             self.timeline.set_gaps(store.gaps())
             self._timeline_dirty = False
         if store.live and self.latest_time is not None and self.controller.state is State.LIVE:
