@@ -6,7 +6,8 @@ after analysis, because this machine's load changes minute to minute. Then the c
 its own pace for the live figures (dropped frames, latency, label delay). Per-frame stages come from the
 pipeline's own timings; per-event stages (onset→apex flow with each method, model input, ONNX inference)
 are timed on onset/apex pairs taken from the same run. Stage timings in the threaded run include time
-spent waiting for a core while the other stages run.
+spent waiting for a core while the other stages run. ``--max-faces 1 2`` measures the analysis (and the
+live figures) once per value, in the same run, to show how the per-frame cost grows with the faces followed.
 """
 
 from __future__ import annotations
@@ -16,21 +17,22 @@ import os
 import platform
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import mediapipe as mp
 import numpy as np
 
-from app.analyze_cmd import load_classifier
+from app.analyze_cmd import MAX_FACES, load_classifier
 from app.classifier import PROVIDER_CHOICES
 from app.demo import DEMO_CLIP
+from app.errors import InputError
 from app.flow import compute_flow
 from app.live_figures import live_line
 from app.model_card import FLOW_METHODS
 from app.model_input import build_model_input
-from app.pipeline import FrameResult, Pipeline, STAGES
+from app.pipeline import FrameResult, Pipeline, PipelineOptions, STAGES
 from app.sources import RealTimeSource, open_source
 
 
@@ -41,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", type=int, default=20, help="onset/apex pairs for the per-event stages")
     parser.add_argument("--live-seconds", type=float, default=30.0,
                         help="how much of the clip to play live at its own pace (0: skip the live figures)")
+    parser.add_argument("--max-faces", type=int, nargs="+", default=[1], metavar="N",
+                        help="faces analysed at once; several values are measured one after the other, in one run "
+                             "(the stage table is of the first)")
 
 
 def _stats(values: list[float]) -> str:
@@ -112,28 +117,58 @@ def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def main(args: argparse.Namespace) -> int:
-    classifier = load_classifier(args.model, args.provider)
-    per_frame: dict[str, list[float]] = {s: [] for s in (*STAGES, *FACE_PARTS)}
-    crops = []
-    floors = [floor_rate(args.input)]
-    with open_source(args.input) as source, Pipeline(source.info.fps, classifier=classifier) as pipeline:
-        info = source.info
+@dataclass
+class Analysis:
+    """One measured analysis of the clip with ``max_faces``."""
 
-        def analyse() -> int:
+    max_faces: int
+    rate: Rate | None = None
+    per_frame: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in (*STAGES, *FACE_PARTS)})
+    crops: list = field(default_factory=list)
+    faces: int = 0  # faces analysed, all frames together
+    frames: int = 0
+    detector_runs: int = 0
+
+    def line(self, first: "Analysis") -> str:
+        return (f"--max-faces {self.max_faces}: {self.rate}; {self.faces / max(self.frames, 1):.2f} faces per frame; "
+                f"CPU per frame {self.rate.cpu_ms / first.rate.cpu_ms:.2f} x that of --max-faces {first.max_faces}")
+
+
+def analyse(path: str, classifier, max_faces: int) -> tuple[Analysis, object]:
+    """The whole clip analysed as ``analyze`` does (threaded pipeline), timed; with the source's info."""
+    measured = Analysis(max_faces)
+    with open_source(path) as source, Pipeline(source.info.fps, PipelineOptions(max_faces=max_faces),
+                                              classifier) as pipeline:
+        def run() -> int:
             for result in pipeline.run(source, live=False):
                 if isinstance(result, FrameResult):
                     for stage, ms in result.timings_ms.items():
-                        per_frame[stage].append(ms)
+                        measured.per_frame[stage].append(ms)
                     for part, ms in result.face_parts_ms.items():
-                        per_frame[f"face_{part}"].append(ms)
-                    if result.aligned is not None:
-                        crops.append(result.aligned)
+                        measured.per_frame[f"face_{part}"].append(ms)
+                    measured.crops += [f.aligned for f in result.faces]
+                    measured.faces += len(result.faces)
             return pipeline.stats.processed
 
-        rate = Rate.measure(analyse)
-        frames = pipeline.stats.processed
-        detector_runs = pipeline.tracker.detector_runs
+        measured.rate = Rate.measure(run)
+        measured.frames = pipeline.stats.processed
+        measured.detector_runs = pipeline.tracker.detector_runs
+        return measured, source.info
+
+
+def main(args: argparse.Namespace) -> int:
+    for n in args.max_faces:
+        if not 1 <= n <= MAX_FACES:
+            raise InputError(f"--max-faces {n}", f"must be a number from 1 to {MAX_FACES}")
+    classifier = load_classifier(args.model, args.provider)
+    floors = [floor_rate(args.input)]
+    runs = []
+    for max_faces in args.max_faces:
+        measured, info = analyse(args.input, classifier, max_faces)
+        runs.append(measured)
+    first = runs[0]
+    rate, per_frame, crops, frames, detector_runs = (first.rate, first.per_frame, first.crops, first.frames,
+                                                     first.detector_runs)
     floors.append(floor_rate(args.input))
     floor_fps = float(np.mean([f.fps for f in floors]))
     floor_cpu = float(np.mean([f.cpu_ms for f in floors]))
@@ -145,8 +180,11 @@ def main(args: argparse.Namespace) -> int:
              f"analyze: {rate}: {rate.fps / floor_fps:.2f} x the floor's rate",
              f"CPU per frame: analyze / floor = {rate.cpu_ms / floor_cpu:.1f}; on {cores} idle cores analyze could "
              f"reach at most {cores * floor_cpu / rate.cpu_ms:.2f} x the floor"]
+    if len(runs) > 1:
+        lines += [r.line(first) for r in runs]
     if args.live_seconds > 0:
-        lines.append(_live(args.input, classifier, args.live_seconds))
+        lines += [(f"--max-faces {n}: " if len(runs) > 1 else "") + _live(args.input, classifier, args.live_seconds, n)
+                  for n in args.max_faces]
     lines += ["", f"{'stage':<38}  {'median ms':>8}  {'p90 ms':>8}  {'count':>6}"]
     labels = {"face": "face (mesh + detector + blendshapes)", "align": "alignment + pose + EAR",
               "spot": "spotting (4 DIS flows + regions)"}
@@ -182,9 +220,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live(path: str, classifier, seconds: float) -> str:
+def _live(path: str, classifier, seconds: float, max_faces: int = 1) -> str:
     """The clip played at its own pace for ``seconds``, as a camera would deliver it."""
-    with RealTimeSource(open_source(path)) as source, Pipeline(source.info.fps, classifier=classifier) as pipeline:
+    with RealTimeSource(open_source(path)) as source, Pipeline(source.info.fps, PipelineOptions(max_faces=max_faces),
+                                                              classifier) as pipeline:
         stop = threading.Event()
         started = time.monotonic()
         for result in pipeline.run(source, stop):

@@ -13,7 +13,8 @@ import pytest
 from app.cli import main as cli_main
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
 from app.face_tracks import FaceTracks, TrackOptions
-from models.synth import ExpressionEvent, render_sequence
+from models.synth import ExpressionEvent
+from models.synth.pairs import two_people
 from tests.conftest import write_video
 
 FPS = 30.0
@@ -68,16 +69,15 @@ def test_one_face_is_always_id_0_the_largest():
 
 
 @pytest.fixture(scope="module")
-def people() -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Two real portraits (Obama, Biden: public-domain official portraits), each with its own expression."""
-    left, _ = render_sequence("obama", [SMILE], fps=FPS, duration_s=5.0, seed=1)
-    right, _ = render_sequence("biden", [BROWS], fps=FPS, duration_s=5.0, seed=2)
-    return left, right
+def people() -> list[np.ndarray]:
+    """Two real portraits (Obama, Biden: public-domain official portraits) side by side, each with their
+    own expression; the right one leaves the picture for a second."""
+    return two_people(("obama", [SMILE]), ("biden", [BROWS]), FPS, 5.0, AWAY_S)
 
 
 def test_two_faces_side_by_side_and_swapped_each_keep_their_own_blendshapes(people):
-    left, right = people
-    smiling, neutral = left[round(SMILE.apex_s * FPS)], right[0]
+    apex, width = people[round(SMILE.apex_s * FPS)], people[0].shape[1] // 2
+    smiling, neutral = apex[:, :width], people[0][:, width:]
     with FaceTracker(FaceTrackerOptions(mode=RunningMode.IMAGE, max_faces=2)) as tracker:
         for frame, smile_side in ((np.hstack([smiling, neutral]), 0), (np.hstack([neutral, smiling]), 1)):
             faces = sorted(tracker.detect_all(frame), key=lambda f: f.bbox[0])
@@ -89,9 +89,7 @@ def test_two_faces_side_by_side_and_swapped_each_keep_their_own_blendshapes(peop
 
 
 def test_two_people_one_leaving_for_a_second(tmp_path, people):
-    left, right = people
-    frames = [np.hstack([a, np.full_like(b, 128) if AWAY_S[0] <= i / FPS < AWAY_S[1] else b])
-              for i, (a, b) in enumerate(zip(left, right))]
+    frames = people
     video = write_video(tmp_path / "two.avi", frames, FPS)
     assert cli_main(["analyze", str(video), "--out", str(tmp_path / "out"), "--max-faces", "2", "--no-progress"]) == 0
     with open(tmp_path / "out" / "frames.csv", newline="") as handle:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 from dataclasses import replace
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
@@ -14,23 +13,22 @@ from PySide6.QtGui import QColor
 from tests.gui_fixtures import isolated_settings, qapp, window  # noqa: F401  (fixtures are found by name)
 
 from app.face_tracks import face_hex  # noqa: E402
-from models.synth import render_sequence  # noqa: E402
+from models.synth.pairs import two_people  # noqa: E402
 from tests.conftest import write_video  # noqa: E402
 
 FPS = 30.0
 
 
 @pytest.fixture(scope="module")
-def two_people(tmp_path_factory):
-    left, _ = render_sequence("obama", [], fps=FPS, duration_s=2.0, seed=1)
-    right, _ = render_sequence("biden", [], fps=FPS, duration_s=2.0, seed=2)
-    return write_video(tmp_path_factory.mktemp("faces") / "two.avi", [np.hstack(p) for p in zip(left, right)], FPS)
+def two_people_clip(tmp_path_factory):
+    frames = two_people(("obama", []), ("biden", []), FPS, 2.0)
+    return write_video(tmp_path_factory.mktemp("faces") / "two.avi", frames, FPS)
 
 
-def test_two_faces_boxes_signals_subject_and_export(qtbot, window, two_people, tmp_path):
+def test_two_faces_boxes_signals_subject_and_export(qtbot, window, two_people_clip, tmp_path):
     win = window
     win.apply_settings(replace(win.settings, max_faces=2, model_path="", show_attention=False))
-    win.open_video(two_people)
+    win.open_video(two_people_clip)
     qtbot.waitUntil(lambda: win.store is not None and win.store.progress.done, timeout=60_000)
     assert win.store.face_ids == {0, 1}
 
