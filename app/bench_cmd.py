@@ -229,6 +229,7 @@ def _live(path: str, classifier, seconds: float, max_faces: int = 1) -> str:
         for result in pipeline.run(source, stop):
             if isinstance(result, FrameResult) and time.monotonic() - started >= seconds:
                 stop.set()
-        stats = pipeline.stats
+        stats, elapsed = pipeline.stats, time.monotonic() - started
     figures = stats.live.summary(stats.dropped)
-    return f"{live_line(figures)} ({stats.processed + stats.dropped} frames at {source.info.fps:g} fps, {_load()})"
+    return (f"{live_line(figures)} ({stats.processed + stats.dropped} frames at {source.info.fps:g} fps: "
+            f"{stats.processed / elapsed:.1f} analysed per second, {_load()})")

@@ -136,8 +136,10 @@ class SessionReview(QWidget):
         info, sig = session.info, session.signal
         end = info.last_timestamp or 0.0
         self.timeline.reset(False, max(end, 1.0))
-        ok = np.isfinite(sig.value) & np.isfinite(sig.threshold)
-        self.timeline.set_signal(sig.timestamp[ok], sig.value[ok], sig.threshold[ok], LIVE_MAX_STEP_S)
+        for face_id in sig.face_ids:  # one signal per face
+            one = sig.of(face_id)
+            ok = np.isfinite(one.value) & np.isfinite(one.threshold)
+            self.timeline.set_signal(one.timestamp[ok], one.value[ok], one.threshold[ok], LIVE_MAX_STEP_S, face_id)
         self.timeline.playhead.setVisible(False)
         for stored in session.events:
             self.events.add_stored(stored)
