@@ -84,9 +84,6 @@ class FrameResult:
     arrived: float = 0.0  # time.perf_counter() when the source delivered the frame
     ended: tuple[int, ...] = ()  # face tracks that ended here (absent too long)
 
-    def face(self, face_id: int) -> FaceResult | None:
-        return next((f for f in self.faces if f.face_id == face_id), None)
-
     def rows(self) -> list[FrameRow]:
         """The frame's rows of frames.csv (their spotting signal is filled in later): one per face in
         view and per living track missing here (success 0); one with ``NO_FACE_ID`` when nobody is tracked."""

@@ -27,7 +27,7 @@ def _running_stages() -> list[str]:
 
 def _key(result) -> tuple:
     if isinstance(result, FrameResult):
-        return ("frame", result.frame.index, result.face is not None)
+        return ("frame", result.frame.index, tuple(f.face_id for f in result.faces))
     if isinstance(result, SpotSample):
         return ("sample", result.frame, round(result.value, 9), round(result.threshold, 9))
     e = result.event
