@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -129,8 +129,8 @@ class _FaceState:
     """What the spotting stage keeps per face track: its spotter, recent aligned crops and, per frame,
     for the evidence and the abstention: index, blendshapes, pose (degrees), confidence."""
 
-    def __init__(self, fps: float, options: SpottingOptions):
-        self.spotter = Spotter(fps, options)
+    def __init__(self, fps: float, spotter: Spotter):
+        self.spotter = spotter
         keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
         self.faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
         self.history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
@@ -147,8 +147,11 @@ class PipelineStats:
 
 
 class Pipeline:
-    def __init__(self, fps: float, options: PipelineOptions | None = None, classifier: Classifier | None = None):
+    def __init__(self, fps: float, options: PipelineOptions | None = None, classifier: Classifier | None = None,
+                 spotter: Callable[[float, SpottingOptions], Spotter] = Spotter):
+        """``spotter`` makes each face track's spotter (the spotting benchmark records their signal)."""
         self.options = options or PipelineOptions()
+        self._new_spotter = spotter
         self.fps = fps
         self.classifier = classifier
         self.spec = None
@@ -237,7 +240,7 @@ class Pipeline:
                 continue
             state = self._states.get(face_id)
             if state is None:
-                state = self._states[face_id] = _FaceState(self.fps, self.options.spotting)
+                state = self._states[face_id] = _FaceState(self.fps, self._new_spotter(self.fps, self.options.spotting))
             out += self._push(tracked.frame, face, state)
         if tracked.faces:
             tracked.timings_ms["spot"] = _ms(t0)

@@ -60,11 +60,12 @@ class _RecordingSpotter(Spotter):
 
 def record_motion(video: Path) -> tuple[float, list[list[MotionSample]]]:
     """The motion signal of a video's face tracks, through the pipeline exactly as ``analyze`` runs it."""
-    with open_source(video) as source, Pipeline(source.info.fps) as pipeline:
-        pipeline.spotter = spotter = _RecordingSpotter(source.info.fps, pipeline.options.spotting)
+    spotters: list[_RecordingSpotter] = []  # one per face track (one face here)
+    with open_source(video) as source, Pipeline(source.info.fps, spotter=lambda *a: spotters.append(
+            _RecordingSpotter(*a)) or spotters[-1]) as pipeline:
         for _ in pipeline.run(source, live=False):
             pass
-        return source.info.fps, [t for t in spotter.tracks if t]
+        return source.info.fps, [t for s in spotters for t in s.tracks if t]
 
 
 def replay(fps: float, tracks: list[list[MotionSample]], options: SpottingOptions) -> list[Interval]:
