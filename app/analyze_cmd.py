@@ -187,7 +187,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
                     if on_frame is not None:
                         on_frame()
                 elif isinstance(result, EventResult):
-                    bar.write(_event_line(result.event))
+                    bar.write(_event_line(result.event, several=args.max_faces > 1))
         complete = True
     finally:  # also on Ctrl-C, SIGTERM, or an output error: every sink gets its summary
         bar.close()
@@ -209,7 +209,7 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
             f"{info.frame_count} (truncated file); results cover the decoded part")
     if summary["skipped_frames"]:
         say(f"warning: {info.name}: {summary['skipped_frames']} undecodable frame(s) skipped")
-    print(summary_table(files.events, classifier.card.honesty_note if classifier else None))
+    print(summary_table(files.events, classifier.card.honesty_note if classifier else None, several=args.max_faces > 1))
     print(f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.1f} fps); "
           f"{summary['events']} events; written to {args.out}/")
     if args.live:
@@ -243,21 +243,22 @@ def _summary(stats: PipelineStats | None, delivered: _Delivered, source: VideoSo
             "clock": "source" if getattr(source, "clock_warning", None) is None else "frame_index"}
 
 
-def _event_line(event: Event) -> str:
-    return (f"event {event.event_id}: {event.kind} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, "
+def _event_line(event: Event, several: bool = False) -> str:
+    return (f"event {event.event_id}{f' (face {event.face_id})' if several else ''}: {event.kind} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, "
             f"{event.label_text}; {event.evidence_text}")
 
 
-def summary_table(events: list[Event], caveat: str | None) -> str:
-    """A fixed-width table of events, readable in a terminal and in a log."""
+def summary_table(events: list[Event], caveat: str | None, several: bool = False) -> str:
+    """A fixed-width table of events, readable in a terminal and in a log (``several``: with face ids)."""
     if not events:
         return "No events spotted."
-    head = (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>6}  "
+    who = (lambda e: f"{e.face_id:>4}  ") if several else (lambda e: "")
+    head = (f"{'id':>4}  " if several else "") + (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>6}  "
             f"{'model':<10}  {'face':<9}  {'score':>5}")
     lines = [head, "-" * len(head)]
     for e in events:
         conf = percent(e.confidence) if e.confidence is not None else "-"
-        lines.append(f"{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
+        lines.append(f"{who(e)}{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
                      f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>6}  {(e.model_label or '-'):<10}  "
                      f"{(e.evidence.face_reading if e.evidence else '-'):<9}  {e.spot_score:>5.1f}")
     if caveat:
