@@ -53,6 +53,7 @@ def test_two_faces_boxes_signals_subject_and_export(qtbot, window, two_people_cl
     assert session is not None and session.subject == right.face_id  # the next session records that face
     qtbot.mouseClick(view, Qt.LeftButton, pos=QPoint(2, 2))  # beside every face: record all
     assert view.subject is None
+    assert win.events_panel.several_faces
     out = win.export(tmp_path / "export")
     with open(out / "frames.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -1,4 +1,5 @@
 """The list of events: thumbnail, time, duration, kind, label and confidence; selecting one reports it.
+With several faces the thumbnail's cell also names the face, in its id's colour.
 
 Rows come from the live analysis (``add``: an EventView with its pictures) or from a stored session
 (``add_stored``: the event's onset PNG); selecting a row emits whatever object the row was added with.
@@ -7,11 +8,12 @@ Rows come from the live analysis (``add``: an EventView with its pictures) or fr
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from app.abstention import percent
 from app.events import Event
+from app.face_tracks import face_hex
 from app.gui.images import rgb_image
 from app.gui.records import EventView
 from app.sessions import StoredEvent
@@ -36,6 +38,7 @@ class EventsPanel(QTableWidget):
         self.horizontalHeader().setStretchLastSection(True)
         self.views: list[EventView | StoredEvent] = []
         self.max_rows: int | None = None
+        self.several_faces = False  # name each event's face (more than one face analysed)
         self.itemSelectionChanged.connect(self._selected)
 
     def reset(self, max_rows: int | None) -> None:
@@ -55,12 +58,15 @@ class EventsPanel(QTableWidget):
         thumb = QTableWidgetItem()
         if not thumbnail.isNull():
             thumb.setIcon(QIcon(QPixmap.fromImage(thumbnail)))
+        if self.several_faces:
+            thumb.setText(f"face {e.face_id}")
+            thumb.setForeground(QColor(face_hex(e.face_id)))
         cells = [thumb, QTableWidgetItem(f"{e.onset_time:.2f} s"), QTableWidgetItem(f"{e.duration_ms:.0f} ms"),
                  QTableWidgetItem(e.kind), QTableWidgetItem(e.label or "—"),
                  QTableWidgetItem(percent(e.confidence) if e.confidence is not None else "—")]
         cells[4].setForeground(label_colour(e.label))
         for col, item in enumerate(cells):
-            item.setToolTip(f"event {e.event_id}: onset frame {e.onset_frame}, apex {e.apex_time:.2f} s, "
+            item.setToolTip(f"event {e.event_id} (face {e.face_id}): onset frame {e.onset_frame}, apex {e.apex_time:.2f} s, "
                             f"spot score {e.spot_score:.1f}\n{e.label_text}\nface: {e.evidence_text}")
             if col:
                 item.setTextAlignment(Qt.AlignVCenter | (Qt.AlignLeft if col in (3, 4) else Qt.AlignRight))

@@ -412,7 +412,7 @@ class MainWindow(QMainWindow):
         v = self.view
         v.show_box, v.show_landmarks, v.show_attention = s.show_box, s.show_landmarks, s.show_attention
         v.heat_opacity = s.attention_opacity
-        v.several_faces = s.max_faces > 1
+        v.several_faces = self.events_panel.several_faces = s.max_faces > 1
         self.opacity.blockSignals(True)
         self.opacity.setValue(round(s.attention_opacity * 100))
         self.opacity.blockSignals(False)
