@@ -56,7 +56,7 @@ def test_the_subject_face_alone_is_recorded_when_chosen(tmp_path):
     assert "Face 0" not in render_html(session)
 
 
-def test_a_schema_2_library_is_migrated_with_its_rows_as_face_0(tmp_path):
+def schema_2_library(tmp_path):
     db = tmp_path / store.DB_NAME
     conn = sqlite3.connect(db, isolation_level=None)
     store.migrate(conn, 0, target=2)
@@ -66,8 +66,25 @@ def test_a_schema_2_library_is_migrated_with_its_rows_as_face_0(tmp_path):
                      "VALUES (1, ?, ?, 0.9, ?, 0.3, ?, 0.5)", [(i, i / 25, int(i != 3), 0.01 * i) for i in range(5)])
     conn.close()
     assert store.inspect(db) == 2
+    return db
+
+
+def test_a_schema_2_library_is_migrated_with_its_rows_as_face_0(tmp_path):
+    schema_2_library(tmp_path)
     with Library(tmp_path) as library:
         assert library._conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 3
         signal = library.load(1).signal
     assert signal.face_id.tolist() == [0] * 5 and signal.value.tolist() == [0.0, 0.01, 0.02, 0.03, 0.04]
     assert signal.success.tolist() == [True, True, True, False, True] and signal.face_ids == [0]
+
+
+def test_a_read_only_schema_2_library_is_read_as_it_is(tmp_path, monkeypatch):
+    """Root writes everywhere, so the folder's read-only state is what the library's own check says."""
+    from app.sessions import library as library_module
+
+    db = schema_2_library(tmp_path)
+    monkeypatch.setattr(library_module, "_writable", lambda *_: False)
+    with Library(tmp_path) as library:
+        assert library.read_only
+        signal = library.load(1).signal
+    assert signal.face_id.tolist() == [0] * 5 and signal.face_ids == [0] and store.inspect(db) == 2

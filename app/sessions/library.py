@@ -271,9 +271,10 @@ class Library:
             "SELECT * FROM markers WHERE session_id = ? ORDER BY t, id", (session_id,))]
         notes = [Note(r["id"], utc(r["created_at"]), r["text"]) for r in self._conn.execute(
             "SELECT * FROM notes WHERE session_id = ? ORDER BY created_at, id", (session_id,))]
-        face = "face_id" if self._frames_by_face() else "0"  # a read-only library of schema 2 is not migrated
+        by_face = self._frames_by_face()  # a read-only library of schema 2 is not migrated: its rows are face 0
+        face, order = ("face_id", "frame, face_id") if by_face else ("0", "frame")
         rows = self._conn.execute(f"SELECT frame, timestamp, signal, threshold, success, confidence, {face} FROM frames "
-                                  f"WHERE session_id = ? ORDER BY frame, {face}", (session_id,)).fetchall()
+                                  f"WHERE session_id = ? ORDER BY {order}", (session_id,)).fetchall()
         columns = list(zip(*rows)) if rows else [()] * 7
         signal = Signal(np.array(columns[0], np.int64), np.array(columns[1], float), np.array(columns[2], float),
                         np.array(columns[3], float), np.array(columns[4], bool), np.array(columns[5], float),
