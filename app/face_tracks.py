@@ -4,10 +4,9 @@ MediaPipe reports the faces of a frame in no particular order, so ids come from 
 matched to the track whose box is nearest where that track's face should be now (its last box moved on
 at its recent velocity, for at most ``predict_s``, so faces that cross keep their ids), measured as
 centre distance in face widths; greedy on the cost matrix, cheapest pair first (with a handful of faces
-this is the optimal assignment in practice). A
-track that misses frames lives on for ``max_absence_s`` and re-claims a face that comes back near where
-it was last seen; after that, a face there starts a new track with a new id (no re-identification by
-appearance). With ``max_faces == 1`` there is one track, id 0, that never ends: the largest face in view
+this is the optimal assignment in practice). A track that misses frames lives on for ``max_absence_s``
+and re-claims a face that comes back near where it was last seen; after that, a face there starts a new
+track with a new id (no re-identification by appearance). With ``max_faces == 1`` there is one track, id 0, that never ends: the largest face in view
 is "the face", as before several faces were tracked.
 """
 
@@ -23,7 +22,7 @@ SPEED_GAP_S = 0.5  # a face seen again after longer than this starts moving from
 
 @dataclass(frozen=True)
 class TrackOptions:
-    max_faces: int = 1
+    max_faces: int = 1  # 1: one track, id 0, that never ends
     max_absence_s: float = 2.0  # a face away longer than this comes back with a new id
     max_jump: float = 1.0  # a detection further than this (centre distance / face width) is another face
     predict_s: float = 0.5  # a track's box is moved on at its velocity for at most this long
