@@ -475,7 +475,7 @@ class Controller:
                 self._pause_at = self.store.last_time
             else:
                 self.source_info, self.source_path = info, self._next_path
-                self.store = AnalysisStore(info.fps, run.live)
+                self.store = AnalysisStore(info.fps, run.live, run.options.max_faces)
                 if not run.live:
                     self._set_state(State.REVIEWING)
             self.view.opened(info, resumed)

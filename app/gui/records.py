@@ -161,10 +161,10 @@ class Batch:
 class AnalysisStore:
     """Everything the window shows about one source. ``live`` bounds every history."""
 
-    def __init__(self, fps: float, live: bool):
+    def __init__(self, fps: float, live: bool, max_faces: int = 1):
         self.fps, self.live = fps, live
         self.frames: list[FrameRecord] | deque[FrameRecord] = deque(maxlen=1) if live else []
-        self.samples: deque[SpotSample] = deque(maxlen=int(LIVE_SIGNAL_S * fps) if live else None)
+        self.samples: deque[SpotSample] = deque(maxlen=int(LIVE_SIGNAL_S * fps) * max_faces if live else None)
         self.events: deque[EventView] = deque(maxlen=LIVE_EVENTS if live else None)
         self.marks: deque[float] = deque(maxlen=100)
         self.progress = ProgressInfo()
