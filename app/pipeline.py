@@ -225,8 +225,10 @@ class Pipeline:
         self.stats.processed += 1
         self.stats.no_face += not tracked.faces
         out: list[FrameResult | SpotSample | _EventJob] = [tracked]
-        for face_id in tracked.ended:
-            self._states.pop(face_id, None)
+        for face_id in tracked.ended:  # flushed when first missed, unless the clock jumped past its 2 s
+            state = self._states.pop(face_id, None)
+            if state is not None and state.faces:
+                out += self._flush(face_id, state)
         present = {f.face_id: f for f in tracked.faces}
         t0 = time.perf_counter()
         for face_id in sorted((*present, *tracked.missing)):
