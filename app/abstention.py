@@ -1,17 +1,18 @@
-"""When to say "uncertain" or "none" instead of EPIR's label.
+"""When to say "uncertain" or "none" instead of a label.
 
-EPIR's label is kept only when the real-face evidence (``app.evidence``) agrees with it and its
-(calibrated, ``app.classifier``) probability is high enough. Otherwise the event is ``uncertain``, or
-``none`` when the motion is not an expression: a blink, a head turn or nod, speech or chewing (the jaw
-opening and closing repeatedly), a yawn (a wide jaw drop without raised brows), a face the detector
-stops vouching for (a hand over it), or a model whose own ``none`` class wins. EPIR's own label and
-probabilities are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were
-chosen is in the README ("Evidence and abstention").
-"""
+A label is shown when the real-face evidence (``app.evidence``) and EPIR agree and EPIR's (calibrated,
+``app.classifier``) probability is high enough, or when the face alone clearly shows a smile or a
+surprise (``decide``). Otherwise the event is ``uncertain``, or ``none`` when the motion is not an
+expression: a blink, a head turn or nod, speech or chewing (the jaw opening and closing repeatedly), a
+yawn (a wide jaw drop without raised brows), a face the detector stops vouching for (a hand over it), or
+a model whose own ``none`` class wins while the face shows nothing. EPIR's own label and probabilities
+are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were chosen is in the
+README ("Evidence and abstention")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from app.evidence import UNCLEAR, Evidence
 
 UNCERTAIN = "uncertain"
 NONE = "none"
+# Readings the face may show without the model's agreement: the two whose blendshape levels are read
+# (``app.evidence.read_held``); a negative reading needs the model (negative movements are noisy in speech).
+FACE_ALONE = ("positive", "surprise")
 # Which model classes each evidence reading supports (model class names are lower-cased).
 READING_CLASSES = {
     "positive": {"positive", "happiness", "happy"},
@@ -30,6 +34,9 @@ READING_CLASSES = {
 @dataclass(frozen=True)
 class AbstentionRule:
     min_confidence: float = 0.6  # EPIR's probability needed even when the evidence agrees
+    # A smile or surprise at least this strong (``Evidence.strength``, blendshape units) on a face doing
+    # nothing else is shown without the model's agreement (``decide``).
+    face_alone: float = 0.6
     # ... when the face shows nothing readable to agree with; a synthetic-trained model is never
     # trusted alone (on real faces it says "negative 99 %" on laughs).
     alone_confidence: float = 0.9
@@ -47,6 +54,14 @@ class MotionContext:
     head_turn_deg: float  # largest head rotation away from the onset pose inside the event
     jaw_cycles: int  # jawOpen cycles from one second before the onset until the event is reported
     confidence_ratio: float  # lowest face confidence inside the event / its value at onset
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"head_turn_deg": round(self.head_turn_deg, 3), "jaw_cycles": self.jaw_cycles,
+                "confidence_ratio": round(self.confidence_ratio, 4)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MotionContext":
+        return cls(float(data["head_turn_deg"]), int(data["jaw_cycles"]), float(data["confidence_ratio"]))
 
 
 @dataclass(frozen=True)
@@ -87,33 +102,53 @@ def count_cycles(series: np.ndarray, depth: float) -> int:
 
 def decide(model_label: str | None, probabilities: dict[str, float], evidence: Evidence | None,
            motion: MotionContext | None, rule: AbstentionRule = AbstentionRule(), synthetic: bool = True) -> Verdict:
-    """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces."""
-    if model_label is not None and model_label.lower() == NONE:
-        return Verdict(NONE, model_label, "the model's own 'none' class won")
+    """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces.
+
+    A label needs the model and the face to agree, with the model's probability >= ``min_confidence``;
+    except that a smile or a surprise at least ``face_alone`` strong is shown as the face reads it when
+    nothing says the motion is something else (a blink, a yawn; for a surprise also a head movement or
+    speech) and no real-trained model says another emotion with >= ``alone_confidence``. A model's
+    ``none`` class, or a synthetic model's emotion, does not veto a clear real-face reading: on real
+    faces the synthetic model says "negative 99 %" on laughs."""
     if motion is not None and motion.confidence_ratio < rule.occlusion_drop:
         return Verdict(NONE, model_label, "the face was partly hidden")
-    if evidence is not None and evidence.face_reading == UNCLEAR:
-        cue = _non_expression(evidence, motion, rule)
-        if cue:
-            return Verdict(NONE, model_label, cue)
+    reading = evidence.face_reading if evidence is not None else UNCLEAR
+    cue = _non_expression(evidence, motion, rule) if evidence is not None else ""
+    if evidence is not None and reading == UNCLEAR and cue:
+        return Verdict(NONE, model_label, cue)
     if model_label is None:
         return Verdict(None, None, "no model installed")
-    if evidence is None:
-        return Verdict(UNCERTAIN, model_label, "no blendshape evidence for this event")
+    model_none = model_label.lower() == NONE
     p = probabilities.get(model_label, 0.0)
-    reading = evidence.face_reading
+    if evidence is None:
+        if model_none:
+            return Verdict(NONE, model_label, "the model's own 'none' class won")
+        return Verdict(UNCERTAIN, model_label, "no blendshape evidence for this event")
     if reading == UNCLEAR:
+        if model_none:
+            return Verdict(NONE, model_label, "the model's own 'none' class won; the face shows no expression")
         if p >= rule.alone_confidence and not synthetic:
             return Verdict(model_label, model_label, "no readable movement; the model is confident")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
-    if model_label.lower() not in READING_CLASSES[reading]:
-        return Verdict(UNCERTAIN, model_label, f"the model says {model_label}, the face reads {reading}")
-    if p < rule.min_confidence:
+    agrees = model_label.lower() in READING_CLASSES[reading]
+    if agrees and p >= rule.min_confidence:
+        return Verdict(model_label, model_label, f"the model and the face agree ({reading})")
+    said = f"the model says {model_label} {p:.2f}"
+    # People smile while talking and laugh with the head thrown back: a smile is read whatever the head
+    # and the jaw do. A surprise is not: speech raises the brows and drops the jaw too.
+    alone_cue = _non_expression(evidence, None, rule) if reading == "positive" else cue
+    if reading in FACE_ALONE and evidence.strength >= rule.face_alone and not alone_cue:
+        if agrees or model_none or synthetic or p < rule.alone_confidence:
+            return Verdict(reading, model_label, f"the face clearly reads {reading} ({evidence.strength:.2f}); {said}")
+    if agrees:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
-    return Verdict(model_label, model_label, f"the model and the face agree ({reading})")
+    why = f"; and {cue}" if cue else ""
+    return Verdict(UNCERTAIN, model_label, f"{said}, the face reads {reading}{why}")
 
 
 def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: AbstentionRule) -> str:
+    """The first sign that the motion is not an expression ("" for none); ``motion`` None: the face's
+    own movements only (a blink, a yawn)."""
     top = evidence.top(1)
     if top and top[0][0].key == "blink":
         return "a blink"
@@ -126,11 +161,16 @@ def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: Abst
     return ""
 
 
+DISPLAY_CEILING = 0.9  # the highest probability shown as a number (``percent``)
+
+
 def percent(p: float | None) -> str:
-    """A probability for display; never "100 %": no model here is validated to be certain."""
+    """A probability for display; above ``DISPLAY_CEILING`` only "> 90 %": no model here is validated on
+    real faces to be surer than that (the synthetic model's calibration is fitted on synthetic faces only),
+    and the abstention rule treats every probability above 0.9 alike."""
     if p is None:
         return "–"
-    return "> 99 %" if p >= 0.995 else f"{p:.0%}".replace("%", " %")
+    return f"> {DISPLAY_CEILING:.0%}".replace("%", " %") if p > DISPLAY_CEILING else f"{p:.0%}".replace("%", " %")
 
 
 def label_text(label: str | None, model_label: str | None, probabilities: dict[str, float],

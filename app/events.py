@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from app.abstention import label_text
+from app.abstention import MotionContext, label_text
 from app.blendshapes import BLENDSHAPE_NAMES
 from app.evidence import Evidence, describe
 
@@ -36,6 +36,7 @@ class Event:
     label_reason: str = ""  # why ``label`` is what it is
     evidence: Evidence | None = None  # blendshape change onset → apex (app.evidence)
     open_ended: bool = False  # still running when the source (or the face track) ended: offset = last frame
+    motion: MotionContext | None = None  # head turn, jaw cycles, face confidence around the event (abstention)
 
     @property
     def confidence(self) -> float | None:
@@ -71,6 +72,7 @@ class Event:
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "attention": None if self.attention is None else np.round(self.attention, 6).tolist(),
             "evidence": self.evidence.to_json() if self.evidence else None,
+            "motion": self.motion.to_json() if self.motion else None,
         }
 
 

@@ -12,7 +12,7 @@ The wording (``describe``) is shared by the app, the files and the session repor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,10 @@ class ReadingOptions:
     min_rise: float = 0.15  # a movement smaller than this is not read
     held_level: float = 0.4  # a level at the apex that reads as an expression already on the face
     listed_change: float = 0.05  # smallest change named in the readout
+    # A smile with the eyes shut and the lips closed is a crying grimace as often as a smile (it reads
+    # mouthSmile 0.8-0.9 in WolfgangLanger_Pexels.mp4's crying): not read as positive.
+    shut_eyes: float = 0.5  # eye closure (AU45 level) at the apex
+    parted_lips: float = 0.3  # upper lip raise (AU10 level) that shows a laugh's teeth
 
 
 def movement_values(scores: np.ndarray) -> np.ndarray:
@@ -97,12 +101,24 @@ def read_movements(change: dict[str, float], options: ReadingOptions = ReadingOp
     return (best if scores[best] >= t and scores[best] > release else UNCLEAR), scores
 
 
-def read_held(levels: dict[str, float], options: ReadingOptions = ReadingOptions()) -> str:
-    """What the face holds at the apex, from levels: only a smile or a surprise. Resting levels of
-    the negative movements differ from face to face (and the tracked mesh reads brows lower than
-    MediaPipe's own landmarks do), so a level is no evidence of a negative expression."""
-    reading, _ = read_movements(levels, ReadingOptions(min_rise=options.held_level))
-    return reading if reading in ("positive", "surprise") else UNCLEAR
+def read_held(levels: dict[str, float], options: ReadingOptions = ReadingOptions()) -> tuple[str, float]:
+    """What the face holds at the apex, from levels, and its score: only a smile or a surprise.
+    Resting levels of the negative movements differ from face to face (and the tracked mesh reads
+    brows lower than MediaPipe's own landmarks do), so a level is no evidence of a negative expression."""
+    reading, scores = read_movements(levels, replace(options, min_rise=options.held_level))
+    return (reading, scores[reading]) if reading in ("positive", "surprise") else (UNCLEAR, 0.0)
+
+
+def read_event(change: dict[str, float], levels: dict[str, float],
+               options: ReadingOptions = ReadingOptions()) -> tuple[str, dict[str, float], str, float]:
+    """(change reading, its scores, held reading, held score) of an event whose apex shows ``levels``.
+    A smile is not read when the eyes are shut and the lips closed at the apex (see ``ReadingOptions``)."""
+    reading, scores = read_movements(change, options)
+    held, held_score = read_held(levels, options)
+    if levels["blink"] >= options.shut_eyes and levels["upper_lip_raise"] < options.parted_lips:
+        reading = UNCLEAR if reading == "positive" else reading
+        held, held_score = (UNCLEAR, 0.0) if held == "positive" else (held, held_score)
+    return reading, scores, held, held_score
 
 
 @dataclass(frozen=True)
@@ -115,11 +131,25 @@ class Evidence:
     reading: str  # one of READINGS or UNCLEAR: what the change onset → apex shows
     reading_scores: dict[str, float] = field(default_factory=dict)
     held: str = UNCLEAR  # what the face shows at the apex (levels, not change): a smile held through the event
+    held_score: float = 0.0  # the held reading's score (levels)
 
     @property
     def face_reading(self) -> str:
         """The change's reading, or when the change is unreadable, what the face holds."""
         return self.reading if self.reading != UNCLEAR else self.held
+
+    @property
+    def strength(self) -> float:
+        """How strongly the face shows ``face_reading`` (blendshape units; 0 when unclear)."""
+        if self.reading != UNCLEAR:
+            return self.reading_scores.get(self.reading, 0.0)
+        return self.held_score
+
+    def reread(self, options: ReadingOptions = ReadingOptions()) -> "Evidence":
+        """The same movements read with ``options`` (development: a stored event under today's rules)."""
+        levels = {m.key: float(v) for m, v in zip(MOVEMENTS, movement_values(self.apex))}
+        reading, scores, held, held_score = read_event(self.movements, levels, options)
+        return replace(self, reading=reading, reading_scores=scores, held=held, held_score=held_score)
 
     def top(self, n: int = 3, options: ReadingOptions = ReadingOptions()) -> list[tuple[Movement, float]]:
         """The movements that changed most (largest |change| first), at least ``listed_change``."""
@@ -133,7 +163,7 @@ class Evidence:
     def to_json(self) -> dict[str, Any]:
         return {
             "onset_frame": self.onset_frame, "apex_frame": self.apex_frame,
-            "reading": self.reading, "held": self.held,
+            "reading": self.reading, "held": self.held, "held_score": round(self.held_score, 3),
             "reading_scores": {k: round(v, 3) for k, v in self.reading_scores.items()},
             "text": self.text,
             "top": [{"movement": m.key, "au": m.au, "words": m.words, "change": round(v, 3)} for m, v in self.top()],
@@ -148,7 +178,7 @@ class Evidence:
                    np.array([data["blendshapes_onset"][n] for n in BLENDSHAPE_NAMES], np.float32),
                    np.array([data["blendshapes_apex"][n] for n in BLENDSHAPE_NAMES], np.float32),
                    dict(data["movements"]), data["reading"], dict(data.get("reading_scores", {})),
-                   data.get("held", UNCLEAR))
+                   data.get("held", UNCLEAR), float(data.get("held_score", 0.0)))
 
 
 def _named(scores: np.ndarray) -> dict[str, float]:
@@ -172,7 +202,6 @@ def build_evidence(frames: list[int], scores: np.ndarray, options: ReadingOption
     expression = np.abs(change[:, _APEX_COLUMNS]).max(axis=1)
     k = int(np.argmax(expression if expression.max() >= options.listed_change else np.abs(change).max(axis=1)))
     movements = {m.key: float(change[k, i]) for i, m in enumerate(MOVEMENTS)}
-    reading, reading_scores = read_movements(movements, options)
     levels = {m.key: float(values[k, i]) for i, m in enumerate(MOVEMENTS)}
-    held = read_held(levels, options)
-    return Evidence(frames[0], frames[k], scores[0], scores[k], movements, reading, reading_scores, held)
+    reading, reading_scores, held, held_score = read_event(movements, levels, options)
+    return Evidence(frames[0], frames[k], scores[0], scores[k], movements, reading, reading_scores, held, held_score)

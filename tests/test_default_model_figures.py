@@ -66,3 +66,16 @@ def test_the_readme_quotes_the_shipped_figures_and_no_other(metrics, readme):
     expected = (f"{spotting['f1']:.3f}", f"{labels['uf1']:.3f}", str(labels["matched"]))
     assert all(found == expected for found in held), (held, expected)
     assert "UF1 0.990" not in readme  # the old figure over two photographs is gone
+
+
+CALIBRATION = re.compile(r"synthetic model: \*\*T = (\d\.\d{3}), ECE (\d\.\d{3}) → (\d\.\d{3})\*\*")
+
+
+def test_the_synthetic_models_calibration_is_the_same_everywhere(metrics, card, readme):
+    fitted = metrics["calibration"]
+    assert card.calibration is not None and card.calibration.temperature == fitted["temperature"]
+    assert (card.calibration.ece_before, card.calibration.ece_after) == (fitted["ece_before"], fitted["ece_after"])
+    assert "out-of-fold LOSO" in card.calibration.fitted_on and fitted["ece_after"] < fitted["ece_before"]
+    quoted = CALIBRATION.findall(readme)
+    assert quoted and all(q == tuple(f"{fitted[k]:.3f}" for k in ("temperature", "ece_before", "ece_after"))
+                          for q in quoted), quoted

@@ -64,10 +64,72 @@ def test_a_blink_inside_an_event_does_not_pick_its_apex():
 def test_agreement_keeps_the_label_and_disagreement_abstains():
     smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
     assert decide("positive", PROBS, smile, STILL).label == "positive"
-    verdict = decide("negative", {"negative": 0.99, "positive": 0.005, "surprise": 0.005}, smile, STILL)
+    faint = evidence(mouthSmileLeft=0.4, mouthSmileRight=0.4)  # readable, but below face_alone
+    assert faint.face_reading == "positive" and faint.strength < AbstentionRule().face_alone
+    verdict = decide("negative", {"negative": 0.99, "positive": 0.005, "surprise": 0.005}, faint, STILL)
     assert verdict.label == "uncertain" and verdict.model_label == "negative" and "positive" in verdict.reason
     low = {"negative": 0.3, "positive": 0.45, "surprise": 0.25}
-    assert decide("positive", low, smile, STILL).label == "uncertain"  # agrees, but unsure
+    assert decide("positive", low, faint, STILL).label == "uncertain"  # agrees, but unsure
+
+
+def test_a_clear_smile_speaks_for_itself_unless_a_real_trained_model_is_sure_of_another_emotion():
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
+    sure_negative = {"negative": 0.95, "positive": 0.03, "surprise": 0.02}
+    shown = decide("negative", sure_negative, smile, STILL, synthetic=True)  # synthetic: no veto
+    assert (shown.label, shown.model_label) == ("positive", "negative") and "clearly reads positive" in shown.reason
+    assert decide("negative", sure_negative, smile, STILL, synthetic=False).label == "uncertain"
+    unsure = {"negative": 0.6, "positive": 0.3, "surprise": 0.1}
+    assert decide("negative", unsure, smile, STILL, synthetic=False).label == "positive"
+    low = {"negative": 0.3, "positive": 0.45, "surprise": 0.25}
+    assert decide("positive", low, smile, STILL).label == "positive"  # agrees but unsure: the face decides
+
+
+def test_a_model_none_class_does_not_veto_a_clear_reading():
+    four = {"negative": 0.01, "positive": 0.01, "surprise": 0.01, "none": 0.97}
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
+    assert decide("none", four, smile, STILL).label == "positive"
+    faint = evidence(mouthSmileLeft=0.4, mouthSmileRight=0.4)
+    assert decide("none", four, faint, STILL).label == "uncertain"  # readable but weak: disagreement
+    assert decide("none", four, evidence(mouthSmileLeft=0.03), STILL).label == "none"  # nothing on the face
+
+
+@pytest.mark.parametrize("peaks, motion, label", [
+    # a smile is read whatever the head and the jaw do: people smile while talking, laugh with the head back
+    ({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8, "jawOpen": 0.2}, MotionContext(2.0, 5, 1.0), "positive"),
+    ({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}, MotionContext(25.0, 0, 1.0), "positive"),
+    ({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}, MotionContext(1.0, 0, 0.3), "none"),  # a hand over it
+    ({"mouthSmileLeft": 0.7, "mouthSmileRight": 0.7, "jawOpen": 0.6}, STILL, "uncertain"),  # yawn-wide mouth
+    # brows up with the jaw dropping: a surprise on a still face, emphasis in speech
+    ({"browInnerUp": 0.7, "browOuterUpLeft": 0.5, "browOuterUpRight": 0.5, "jawOpen": 0.3}, STILL, "surprise"),
+    ({"browInnerUp": 0.7, "browOuterUpLeft": 0.5, "browOuterUpRight": 0.5, "jawOpen": 0.3},
+     MotionContext(2.0, 6, 1.0), "uncertain"),
+    ({"browInnerUp": 0.7, "browOuterUpLeft": 0.5, "browOuterUpRight": 0.5, "jawOpen": 0.3},
+     MotionContext(12.0, 0, 1.0), "uncertain"),
+    # a negative reading is never shown without the model
+    ({"browDownLeft": 0.9, "browDownRight": 0.9, "noseSneerLeft": 0.8, "noseSneerRight": 0.8}, STILL, "uncertain"),
+])
+def test_what_the_face_may_show_alone(peaks, motion, label):
+    synthetic_none = {"negative": 0.05, "positive": 0.05, "surprise": 0.05, "none": 0.85}
+    assert decide("none", synthetic_none, evidence(**peaks), motion).label == label
+
+
+def test_a_smile_with_shut_eyes_and_closed_lips_is_not_read_but_a_laugh_is():
+    crying = evidence(mouthSmileLeft=0.85, mouthSmileRight=0.85, eyeBlinkLeft=0.7, eyeBlinkRight=0.7)
+    assert crying.face_reading == UNCLEAR and crying.strength == 0.0
+    assert decide("positive", PROBS, crying, STILL).label == "uncertain"
+    laugh = evidence(mouthSmileLeft=0.85, mouthSmileRight=0.85, eyeBlinkLeft=0.7, eyeBlinkRight=0.7,
+                     mouthUpperUpLeft=0.8, mouthUpperUpRight=0.8)
+    assert laugh.face_reading == "positive" and laugh.strength > 0.8
+
+
+def test_stored_evidence_reads_again_the_same_way():
+    held = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.1, mouthSmileRight=0.1) + 0.75 * np.isin(
+        np.arange(len(BLENDSHAPE_NAMES)), [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]))
+    again = Evidence.from_json(held.to_json())
+    assert again.held == held.held == "positive" and again.strength == pytest.approx(held.strength, abs=1e-3)
+    assert again.reread().face_reading == "positive" and again.reread().strength == pytest.approx(held.strength, abs=1e-3)
+    motion = MotionContext(9.5, 4, 0.8)
+    assert MotionContext.from_json(motion.to_json()) == motion
 
 
 def test_no_readable_movement_needs_a_very_confident_real_trained_model():
@@ -81,9 +143,10 @@ def test_no_readable_movement_needs_a_very_confident_real_trained_model():
 
 def test_a_held_smile_is_read_from_its_level_and_a_laugh_is_not_negative():
     scores = event_scores(mouthSmileLeft=0.1, mouthSmileRight=0.1)
-    scores[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] += 0.75
+    scores[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] += 0.35
     held = build_evidence(list(range(10)), scores)
     assert held.reading == "unclear" and held.held == "positive" and held.face_reading == "positive"
+    assert held.strength == pytest.approx(0.47, abs=0.01)  # the level at the apex
     verdict = decide("negative", {"negative": 0.99, "positive": 0.01}, held, STILL)
     assert verdict.label == "uncertain" and "reads positive" in verdict.reason
     laugh = evidence(mouthSmileLeft=0.5, mouthSmileRight=0.5, mouthUpperUpLeft=0.7, mouthUpperUpRight=0.7)
@@ -103,12 +166,11 @@ def test_non_expressions_are_none_with_the_model_still_recorded(peaks, motion, r
 
 
 def test_a_smile_while_talking_is_still_a_smile():
-    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8, jawOpen=0.2)
+    smile = evidence(mouthSmileLeft=0.5, mouthSmileRight=0.5, jawOpen=0.2)
     assert decide("positive", PROBS, smile, MotionContext(2.0, 5, 1.0)).label == "positive"
 
 
-def test_a_model_none_class_wins_and_no_model_keeps_no_label():
-    assert decide("none", {"none": 0.7, "positive": 0.3}, evidence(), STILL).label == "none"
+def test_no_model_keeps_no_label():
     smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
     assert decide(None, {}, smile, STILL).label is None
 
@@ -125,8 +187,9 @@ def test_motion_context_from_series():
 
 
 def test_displayed_probabilities_never_say_100_percent():
-    assert percent(0.9999) == "> 99 %" and percent(0.42) == "42 %" and percent(None) == "–"
+    assert percent(0.9999) == percent(0.95) == "> 90 %" and percent(0.9) == "90 %" and percent(0.42) == "42 %"
+    assert percent(None) == "–"
     smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
     probs = {"negative": 0.9999, "positive": 0.0001}
-    assert label_text("uncertain", "negative", probs, smile) == "uncertain (EPIR: negative > 99 %; face: positive)"
+    assert label_text("uncertain", "negative", probs, smile) == "uncertain (EPIR: negative > 90 %; face: positive)"
     assert label_text("positive", "positive", {"positive": 0.8}, smile) == "positive 80 % (face: positive)"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from app.abstention import MotionContext
 from app.events import Event
 from app.evidence import Evidence
 from app.model_card import ModelCard
@@ -150,6 +151,7 @@ def event_from_json(record: dict[str, Any]) -> Event:
         # Stored before the evidence channel: the label was the model's, and there is no evidence.
         model_label=record.get("model_label", record.get("label")), label_reason=record.get("label_reason", ""),
         evidence=Evidence.from_json(record["evidence"]) if record.get("evidence") else None,
+        motion=MotionContext.from_json(record["motion"]) if record.get("motion") else None,
     )
 
 
