@@ -43,7 +43,8 @@ class AbstentionRule:
     max_head_turn_deg: float = 8.0  # head rotation inside the event that makes it a head movement
     speech_jaw_cycles: int = 3  # jaw open/close cycles around the event that make it speech/chewing
     jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle
-    yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn
+    yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn...
+    yawn_brows: float = 0.15  # ...with the brows rising less than this (with them: an exaggerated surprise)
     occlusion_drop: float = 0.5  # face confidence falling below this fraction of its value at onset
 
 
@@ -156,7 +157,8 @@ def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: Abst
         return "a head movement"
     if motion is not None and motion.jaw_cycles >= rule.speech_jaw_cycles:
         return "speech or chewing"
-    if evidence.movements.get("jaw_drop", 0.0) >= rule.yawn_jaw:
+    brows = (evidence.movements.get("inner_brow_raise", 0.0) + evidence.movements.get("outer_brow_raise", 0.0)) / 2
+    if evidence.movements.get("jaw_drop", 0.0) >= rule.yawn_jaw and brows < rule.yawn_brows:
         return "a mouth opening without an expression (yawn?)"
     return ""
 

@@ -40,8 +40,9 @@ class Event:
 
     @property
     def confidence(self) -> float | None:
-        """The probability of the shown label; None for "uncertain"/"none" (not model classes)."""
-        return self.probabilities.get(self.label) if self.label else None
+        """The model's probability of the shown label when the model chose it; None for "uncertain"/"none"
+        and for a label the face showed alone (the model's figure for it would read as its support)."""
+        return self.probabilities.get(self.label) if self.label and self.label == self.model_label else None
 
     @property
     def model_confidence(self) -> float | None:

@@ -1,8 +1,8 @@
 """The real-face evidence of an event: which facial movements changed, in plain words, and what an
 EMFACS-like reading of them says.
 
-EPIR's label comes from a model trained on synthetic faces; the blendshapes (``app.blendshapes``) come
-from MediaPipe's network trained on real faces. An event's evidence is the change of the blendshapes
+EPIR's label comes from a model trained on synthetic faces or on a few hundred real micro-expression
+flows; the blendshapes (``app.blendshapes``) come from MediaPipe's network trained on many real faces. An event's evidence is the change of the blendshapes
 from its onset to the frame inside it where they moved most, grouped into FACS-style movements (each
 named after the action unit it stands in for). The reading follows EMFACS's prototypes: cheek raise +
 lip corner pull → positive; brow raise + upper lid raise or jaw drop → surprise; brow lowerer, nose
@@ -81,7 +81,8 @@ def movement_values(scores: np.ndarray) -> np.ndarray:
     return np.stack([scores[..., cols].mean(axis=-1) for cols in _COLUMNS], axis=-1)
 
 
-def read_movements(change: dict[str, float], options: ReadingOptions = ReadingOptions()) -> tuple[str, dict[str, float]]:
+def read_movements(change: dict[str, float],
+                   options: ReadingOptions = ReadingOptions()) -> tuple[str, dict[str, float]]:
     """EMFACS-like reading of movement rises: (reading, score per reading). A change dominated by a
     movement going back (a smile relaxing) is the end of an expression, not a new one: unclear."""
     rise = {k: max(0.0, v) for k, v in change.items()}
