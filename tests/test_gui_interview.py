@@ -68,7 +68,7 @@ def _key(qtbot, key, modifier=Qt.NoModifier) -> None:
 
 def _use_model(qtbot, win: MainWindow, model: Path) -> None:
     win.apply_settings(replace(win.settings, model_path=str(model)))
-    qtbot.waitUntil(lambda: win.classifier is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: win.classifier is not None and win.classifier.path == Path(model), timeout=10_000)
 
 
 def test_interview_live_session(qtbot, window, clip, tiny_model, messages, tmp_path):

@@ -381,7 +381,8 @@ class MainWindow(QMainWindow):
         self.model_label.setStyleSheet("color: #daaa3f;" if c.card.synthetic else "")
         self.view.honesty = c.card.honesty_note if c.card.synthetic else None
         self.banner.setText(f"Labels by {c.card.name}: {c.card.honesty_note}.")
-        self.banner.setVisible(c.card.synthetic)
+        # synthetic training data, or research-use-only data (the default real-data model): say so whole
+        self.banner.setVisible(c.card.synthetic or bool(c.card.training.get("research_use_only")))
 
     def edit_settings(self) -> None:
         model_flow = self.classifier.card.input.flow_method if self.classifier else None
