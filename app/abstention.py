@@ -138,7 +138,9 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     # People smile while talking and laugh with the head thrown back: a smile is read whatever the head
     # and the jaw do. A surprise is not: speech raises the brows and drops the jaw too.
     alone_cue = _non_expression(evidence, None, rule) if reading == "positive" else cue
-    if reading in FACE_ALONE and evidence.strength >= rule.face_alone and not alone_cue:
+    # Only the event's own movement speaks alone: a smile held through the event says what the face
+    # shows, not what moved (the demo clip's smiling portrait shows a surprise micro-expression).
+    if evidence.reading in FACE_ALONE and evidence.strength >= rule.face_alone and not alone_cue:
         if agrees or model_none or synthetic or p < rule.alone_confidence:
             return Verdict(reading, model_label, f"the face clearly reads {reading} ({evidence.strength:.2f}); {said}")
     if agrees:

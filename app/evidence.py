@@ -2,8 +2,9 @@
 EMFACS-like reading of them says.
 
 EPIR's label comes from a model trained on synthetic faces or on a few hundred real micro-expression
-flows; the blendshapes (``app.blendshapes``) come from MediaPipe's network trained on many real faces. An event's evidence is the change of the blendshapes
-from its onset to the frame inside it where they moved most, grouped into FACS-style movements (each
+flows; the blendshapes (``app.blendshapes``) come from MediaPipe's network trained on many real
+faces. An event's evidence is the change of the blendshapes from its onset to the frame inside it
+where they moved most, grouped into FACS-style movements (each
 named after the action unit it stands in for). The reading follows EMFACS's prototypes: cheek raise +
 lip corner pull → positive; brow raise + upper lid raise or jaw drop → surprise; brow lowerer, nose
 wrinkle, upper lip raise, lip corner depressor, chin raise, lip press, lip stretch, dimpler → negative.
@@ -141,10 +142,9 @@ class Evidence:
 
     @property
     def strength(self) -> float:
-        """How strongly the face shows ``face_reading`` (blendshape units; 0 when unclear)."""
-        if self.reading != UNCLEAR:
-            return self.reading_scores.get(self.reading, 0.0)
-        return self.held_score
+        """How strongly the event's own movement shows its ``reading`` (blendshape units; 0 when unclear).
+        A level held through the event does not count: it says what the face shows, not what moved."""
+        return self.reading_scores.get(self.reading, 0.0) if self.reading != UNCLEAR else 0.0
 
     def reread(self, options: ReadingOptions = ReadingOptions()) -> "Evidence":
         """The same movements read with ``options`` (development: a stored event under today's rules)."""

@@ -129,9 +129,12 @@ def test_stored_evidence_reads_again_the_same_way():
     scores[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] += 0.75
     held = build_evidence(list(range(10)), scores)
     again = Evidence.from_json(held.to_json())
-    assert again.held == held.held == "positive" and again.strength == pytest.approx(held.strength, abs=1e-3)
+    assert again.held == held.held == "positive" and again.held_score == pytest.approx(held.held_score, abs=1e-3)
     reread = again.reread()
-    assert reread.face_reading == "positive" and reread.strength == pytest.approx(held.strength, abs=1e-3)
+    assert reread.face_reading == "positive" and reread.held_score == pytest.approx(held.held_score, abs=1e-3)
+    smile = evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8)
+    assert smile.strength > 0.7
+    assert Evidence.from_json(smile.to_json()).reread().strength == pytest.approx(smile.strength, abs=1e-3)
     motion = MotionContext(9.5, 4, 0.8)
     assert MotionContext.from_json(motion.to_json()) == motion
 
@@ -150,9 +153,17 @@ def test_a_held_smile_is_read_from_its_level_and_a_laugh_is_not_negative():
     scores[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]] += 0.35
     held = build_evidence(list(range(10)), scores)
     assert held.reading == "unclear" and held.held == "positive" and held.face_reading == "positive"
-    assert held.strength == pytest.approx(0.47, abs=0.01)  # the level at the apex
+    assert held.held_score == pytest.approx(0.47, abs=0.01) and held.strength == 0.0  # a level, not a movement
     verdict = decide("negative", {"negative": 0.99, "positive": 0.01}, held, STILL)
     assert verdict.label == "uncertain" and "reads positive" in verdict.reason
+    # A smile held through an event says what the face shows, not what moved: it never speaks alone (the
+    # demo clip's smiling portrait shows a surprise micro-expression), but it can agree with the model.
+    broad = build_evidence(list(range(10)), scores + 0.4 * np.isin(
+        np.arange(len(BLENDSHAPE_NAMES)), [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]))
+    assert broad.held == "positive" and broad.held_score > 0.8 and broad.strength == 0.0
+    assert decide("none", {"none": 0.9, "positive": 0.1}, broad, STILL).label == "uncertain"
+    assert decide("surprise", {"surprise": 0.8, "positive": 0.2}, broad, STILL).label == "uncertain"
+    assert decide("positive", {"positive": 0.7, "surprise": 0.3}, broad, STILL).label == "positive"
     laugh = evidence(mouthSmileLeft=0.5, mouthSmileRight=0.5, mouthUpperUpLeft=0.7, mouthUpperUpRight=0.7)
     assert laugh.reading == "positive"  # the upper lip rises in a broad smile: not disgust
 
