@@ -23,9 +23,9 @@ from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
 from app.model_input import ModelInput, attention_to_crop, build_model_input
 
-# The synthetic model: on the real development clips both shipped models label the same events right
-# with the abstention, and on the bundled demo the real-data one labels a smile negative (README
-# "Evidence and abstention", "Which model is the default"); models/megc2019/ is a --model choice.
+# The synthetic model: with the abstention both shipped models label the same real development events
+# right, and on the bundled demo the real-data one shows a wrong label (README "Evidence and abstention",
+# "Which model is the default"); models/megc2019/ is a --model choice.
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default" / "epir_synthetic.onnx"
 
 
