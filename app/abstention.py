@@ -139,10 +139,18 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     # and the jaw do. A surprise is not: speech raises the brows and drops the jaw too.
     alone_cue = _non_expression(evidence, None, rule) if reading == "positive" else cue
     # Only the event's own movement speaks alone: a smile held through the event says what the face
-    # shows, not what moved (the demo clip's smiling portrait shows a surprise micro-expression).
-    if evidence.reading in FACE_ALONE and evidence.strength >= rule.face_alone and not alone_cue:
-        if agrees or model_none or synthetic or p < rule.alone_confidence:
+    # shows, not what moved (the demo clip's smiling portrait shows a surprise micro-expression). It speaks
+    # when it is large, or when it is a smile that ends broad (a level no speech reached on the development
+    # clips), or when the held smile is a laugh and nothing but the laugh moved (``Evidence.laughing``).
+    if (agrees or model_none or synthetic or p < rule.alone_confidence) and not alone_cue:
+        if evidence.reading in FACE_ALONE and evidence.strength >= rule.face_alone:
             return Verdict(reading, model_label, f"the face clearly reads {reading} ({evidence.strength:.2f}); {said}")
+        if evidence.reading == "positive" and evidence.held == "positive" and evidence.held_score >= rule.face_alone:
+            return Verdict(reading, model_label, f"the face smiles (+{evidence.strength:.2f}) into a broad smile "
+                                                 f"({evidence.held_score:.2f}); {said}")
+        if evidence.laughing():
+            return Verdict(reading, model_label, f"the face holds an open-mouthed smile (a laugh) and nothing "
+                                                 f"else moved; {said}")
     if agrees:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
     why = f"; and {cue}" if cue else ""

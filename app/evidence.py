@@ -58,7 +58,14 @@ NEGATIVE_MOVEMENTS = ("brow_lower", "nose_wrinkle", "upper_lip_raise", "lip_corn
 # A broad smile or a laugh raises the upper lip and stretches the mouth too: with a smile these are not
 # read as negative (EMFACS's disgust is AU9/AU10 without AU12).
 SMILE_COMPANIONS = ("upper_lip_raise", "lip_stretch", "dimple")
+# A laugh moves the mouth, the jaw and the eyes (lids narrowed or shut); these are no part of it: the brows
+# and upper lids (surprise, anger, fear, sadness), a nose wrinkle, lip corners pulled down, the chin raised.
+NOT_LAUGH_MOVEMENTS = ("inner_brow_raise", "outer_brow_raise", "brow_lower", "upper_lid_raise", "nose_wrinkle",
+                       "lip_corner_depress", "chin_raise")
+# Crying's signs (inner brows raised, lip corners down, chin raised, lips stretched): none may be held in a laugh.
+GRIEF_MOVEMENTS = ("inner_brow_raise", "lip_corner_depress", "chin_raise", "lip_stretch")
 _COLUMNS = [np.array([BLENDSHAPE_INDEX[n] for n in m.blendshapes]) for m in MOVEMENTS]
+_LOWER_LIP_DOWN = np.array([BLENDSHAPE_INDEX["mouthLowerDownLeft"], BLENDSHAPE_INDEX["mouthLowerDownRight"]])
 # A blink inside an event must not decide where its apex is.
 _APEX_COLUMNS = np.array([i for i, m in enumerate(MOVEMENTS) if m.key != "blink"])
 
@@ -75,6 +82,8 @@ class ReadingOptions:
     # mouthSmile 0.8-0.9 in WolfgangLanger_Pexels.mp4's crying): not read as positive.
     shut_eyes: float = 0.5  # eye closure (AU45 level) at the apex
     parted_lips: float = 0.3  # upper lip raise (AU10 level) that shows a laugh's teeth
+    lower_lip_down: float = 0.1  # lower lip lowered (``mouthLowerDown*`` level): a laugh's mouth is open
+    grief_level: float = 0.3  # a level of a crying sign (``GRIEF_MOVEMENTS``) that rules out a laugh
 
 
 def movement_values(scores: np.ndarray) -> np.ndarray:
@@ -145,6 +154,19 @@ class Evidence:
         """How strongly the event's own movement shows its ``reading`` (blendshape units; 0 when unclear).
         A level held through the event does not count: it says what the face shows, not what moved."""
         return self.reading_scores.get(self.reading, 0.0) if self.reading != UNCLEAR else 0.0
+
+    def laughing(self, options: ReadingOptions = ReadingOptions()) -> bool:
+        """A laugh held through the event: the face holds an open-mouthed smile (lip corners up, the upper
+        lip raised off the teeth, the lower lip lowered), no crying sign is held, and nothing moved but the
+        laugh's own mouth, jaw and eyes (no ``NOT_LAUGH_MOVEMENTS`` change of ``min_rise``). A smiling face
+        whose brows move is not a laugh (the demo clip's smiling portrait shows a surprise micro-expression)."""
+        if self.reading != UNCLEAR or self.held != "positive":
+            return False
+        levels = dict(zip((m.key for m in MOVEMENTS), movement_values(self.apex).tolist()))
+        lower_lip = float(self.apex[_LOWER_LIP_DOWN].mean())
+        return (levels["upper_lip_raise"] >= options.parted_lips and lower_lip >= options.lower_lip_down
+                and max(levels[k] for k in GRIEF_MOVEMENTS) < options.grief_level
+                and max(abs(self.movements[k]) for k in NOT_LAUGH_MOVEMENTS) < options.min_rise)
 
     def reread(self, options: ReadingOptions = ReadingOptions()) -> "Evidence":
         """The same movements read with ``options`` (development: a stored event under today's rules)."""

@@ -168,6 +168,78 @@ def test_a_held_smile_is_read_from_its_level_and_a_laugh_is_not_negative():
     assert laugh.reading == "positive"  # the upper lip rises in a broad smile: not disgust
 
 
+def held_face(levels: dict[str, float], **peaks: float) -> Evidence:
+    """An event on a face that holds ``levels`` throughout while ``peaks`` rise and fall on top of it."""
+    scores = event_scores(**peaks)
+    for name, value in levels.items():
+        scores[:, BLENDSHAPE_INDEX[name]] += value
+    return build_evidence(list(range(10)), scores)
+
+
+# WolfgangLanger_Pexels.mp4's laughs at their apex: lip corners 0.8, upper lip 0.7-0.9 off the teeth, lower
+# lip 0.2-0.4 down, the cheeks (not read by the tracked mesh) and brows still.
+LAUGH = {"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8, "mouthUpperUpLeft": 0.75, "mouthUpperUpRight": 0.75,
+         "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3}
+SYNTHETIC_NEGATIVE = {"negative": 0.76, "positive": 0.04, "surprise": 0.2}
+
+
+def test_a_laugh_held_through_an_event_reads_positive_when_nothing_else_moves():
+    # the event itself is the laugh's own small movement: the eyes narrow, the smile pulses
+    laugh = held_face(LAUGH, eyeSquintLeft=0.14, eyeSquintRight=0.14, mouthSmileLeft=0.09)
+    assert laugh.reading == UNCLEAR and laugh.held == "positive" and laugh.laughing()
+    verdict = decide("negative", SYNTHETIC_NEGATIVE, laugh, STILL)
+    assert verdict.label == "positive" and "laugh" in verdict.reason and verdict.model_label == "negative"
+    assert decide("none", {"none": 0.99, "positive": 0.01}, laugh, STILL).label == "positive"
+    # people laugh with the head thrown back
+    assert decide("negative", SYNTHETIC_NEGATIVE, laugh, MotionContext(21.0, 0, 1.0)).label == "positive"
+    # a real-trained model sure of another emotion still vetoes it
+    sure = {"negative": 0.95, "positive": 0.03, "surprise": 0.02}
+    assert decide("negative", sure, laugh, STILL, synthetic=False).label == "uncertain"
+    assert Evidence.from_json(laugh.to_json()).reread().laughing()
+
+
+@pytest.mark.parametrize("levels, peaks, why", [
+    # the demo clip's smiling portrait: a surprise micro-expression moves the brows on a held smile
+    (LAUGH, {"browOuterUpLeft": 0.14, "browOuterUpRight": 0.14, "browDownLeft": -0.3, "browDownRight": -0.3},
+     "the brows moved"),
+    (LAUGH, {"browInnerUp": 0.3}, "the brows moved"),
+    # crying with the teeth shown: inner brows raised, lips stretched, lip corners pulled down
+    ({**LAUGH, "browInnerUp": 0.45}, {"eyeSquintLeft": 0.1}, "a crying sign is held"),
+    ({**LAUGH, "mouthStretchLeft": 0.4, "mouthStretchRight": 0.4}, {"eyeSquintLeft": 0.1}, "a crying sign is held"),
+    ({**LAUGH, "mouthFrownLeft": 0.4, "mouthFrownRight": 0.4}, {"eyeSquintLeft": 0.1}, "a crying sign is held"),
+    # a hand over a crying mouth read as a raised upper lip (WolfgangLanger_Pexels.mp4 at 3.2 s): the lower
+    # lip is not down, the mouth is not open
+    ({**LAUGH, "mouthLowerDownLeft": 0.0, "mouthLowerDownRight": 0.0}, {"eyeSquintLeft": 0.1}, "the mouth is closed"),
+    # an open mouth showing the teeth without a smile (speech)
+    ({**LAUGH, "mouthSmileLeft": 0.2, "mouthSmileRight": 0.2}, {"eyeSquintLeft": 0.1}, "no smile"),
+    # a broad closed-lips smile held: a level, not a laugh
+    ({"mouthSmileLeft": 0.85, "mouthSmileRight": 0.85}, {"eyeSquintLeft": 0.1}, "no teeth shown"),
+    # crying with shut eyes and closed lips scores a smile (WolfgangLanger_Pexels.mp4, 0.7-2.7 s)
+    ({"mouthSmileLeft": 0.85, "mouthSmileRight": 0.85, "eyeBlinkLeft": 0.7, "eyeBlinkRight": 0.7},
+     {"eyeSquintLeft": 0.1}, "shut eyes, closed lips"),
+])
+def test_a_held_smile_is_not_a_laugh_when_anything_else_shows(levels, peaks, why):
+    e = held_face(levels, **peaks)
+    assert not e.laughing(), why
+    assert decide("negative", SYNTHETIC_NEGATIVE, e, STILL).label == "uncertain", why
+    assert decide("none", {"none": 0.99, "positive": 0.01}, e, STILL).label in ("uncertain", "none"), why
+
+
+def test_a_smile_that_ends_broad_speaks_but_a_smile_at_a_speech_level_does_not():
+    # testMovie.mp4's smile while talking: +0.49 into a 0.85 smile, the jaw cycling
+    talking = MotionContext(7.2, 8, 1.0)
+    broad = held_face({"mouthSmileLeft": 0.36, "mouthSmileRight": 0.36}, mouthSmileLeft=0.49, mouthSmileRight=0.49,
+                      jawOpen=0.34)
+    assert broad.reading == "positive" and broad.strength < 0.6 and broad.held_score > 0.8
+    verdict = decide("negative", {"negative": 0.72, "positive": 0.08, "surprise": 0.2}, broad, talking, synthetic=False)
+    assert verdict.label == "positive" and "broad smile" in verdict.reason
+    # the same rise ending at 0.47, the highest smile score seen in speech without a smile here
+    modest = held_face({}, mouthSmileLeft=0.45, mouthSmileRight=0.45, jawOpen=0.34)
+    assert modest.reading == "positive" and modest.held_score < 0.6
+    assert decide("negative", {"negative": 0.72, "positive": 0.08, "surprise": 0.2}, modest, talking,
+                  synthetic=False).label == "uncertain"
+
+
 @pytest.mark.parametrize("peaks, motion, reason", [
     ({"eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.9}, STILL, "a blink"),
     ({"mouthPucker": 0.2}, MotionContext(15.0, 0, 1.0), "a head movement"),
