@@ -40,6 +40,9 @@ class AbstentionRule:
     # ... when the face shows nothing readable to agree with; a synthetic-trained model is never
     # trusted alone (on real faces it says "negative 99 %" on laughs).
     alone_confidence: float = 0.9
+    # A laugh held through an event (``Evidence.laughing``: an open-mouthed smile while only the laugh
+    # moves) speaks alone from this held smile score (0.4: every held smile; above 1: never).
+    laugh_smile: float = 0.4
     max_head_turn_deg: float = 8.0  # head rotation inside the event that makes it a head movement
     speech_jaw_cycles: int = 3  # jaw open/close cycles around the event that make it speech/chewing
     jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle
@@ -148,7 +151,7 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         if evidence.reading == "positive" and evidence.held == "positive" and evidence.held_score >= rule.face_alone:
             return Verdict(reading, model_label, f"the face smiles (+{evidence.strength:.2f}) into a broad smile "
                                                  f"({evidence.held_score:.2f}); {said}")
-        if evidence.laughing():
+        if evidence.laughing() and evidence.held_score >= rule.laugh_smile:
             return Verdict(reading, model_label, f"the face holds an open-mouthed smile (a laugh) and nothing "
                                                  f"else moved; {said}")
     if agrees:

@@ -156,8 +156,9 @@ def test_a_held_smile_is_read_from_its_level_and_a_laugh_is_not_negative():
     assert held.held_score == pytest.approx(0.47, abs=0.01) and held.strength == 0.0  # a level, not a movement
     verdict = decide("negative", {"negative": 0.99, "positive": 0.01}, held, STILL)
     assert verdict.label == "uncertain" and "reads positive" in verdict.reason
-    # A smile held through an event says what the face shows, not what moved: it never speaks alone (the
-    # demo clip's smiling portrait shows a surprise micro-expression), but it can agree with the model.
+    # A smile held through an event says what the face shows, not what moved: a closed-lips one never speaks
+    # alone (the demo clip's smiling portrait shows a surprise micro-expression; a laugh, below, may), but it
+    # can agree with the model.
     broad = build_evidence(list(range(10)), scores + 0.4 * np.isin(
         np.arange(len(BLENDSHAPE_NAMES)), [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]))
     assert broad.held == "positive" and broad.held_score > 0.8 and broad.strength == 0.0
