@@ -209,13 +209,17 @@ def _named(scores: np.ndarray) -> dict[str, float]:
 
 
 def describe(evidence: Evidence | None, n: int = 3) -> str:
-    """Plain words, e.g. "lip corners up (smile) +0.82, cheeks raised +0.40"."""
+    """Plain words, e.g. "lip corners up (smile) +0.82, cheeks raised +0.40"; for a laugh held through the
+    event (``Evidence.laughing``) also what the face holds, so a label shown for it has its reason in view."""
     if evidence is None:
         return "no blendshape evidence"
     top = evidence.top(n)
-    if not top:
-        return "no visible facial movement"
-    return ", ".join(f"{m.words} {v:+.2f}" for m, v in top)
+    moved = ", ".join(f"{m.words} {v:+.2f}" for m, v in top) if top else "no visible facial movement"
+    if not evidence.laughing():
+        return moved
+    levels = dict(zip((m.key for m in MOVEMENTS), movement_values(evidence.apex).tolist()))
+    return (f"{moved}; holds a laugh (lip corners up {levels['lip_corner_pull']:.2f}, "
+            f"upper lip raised {levels['upper_lip_raise']:.2f})")
 
 
 def build_evidence(frames: list[int], scores: np.ndarray, options: ReadingOptions = ReadingOptions()) -> Evidence:

@@ -188,6 +188,7 @@ def test_a_laugh_held_through_an_event_reads_positive_when_nothing_else_moves():
     # the event itself is the laugh's own small movement: the eyes narrow, the smile pulses
     laugh = held_face(LAUGH, eyeSquintLeft=0.14, eyeSquintRight=0.14, mouthSmileLeft=0.09)
     assert laugh.reading == UNCLEAR and laugh.held == "positive" and laugh.laughing()
+    assert describe(laugh).endswith("; holds a laugh (lip corners up 0.87, upper lip raised 0.77)")
     verdict = decide("negative", SYNTHETIC_NEGATIVE, laugh, STILL)
     assert verdict.label == "positive" and "laugh" in verdict.reason and verdict.model_label == "negative"
     assert decide("none", {"none": 0.99, "positive": 0.01}, laugh, STILL).label == "positive"
