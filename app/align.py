@@ -87,6 +87,13 @@ def align_face(frame_bgr: np.ndarray, landmarks: np.ndarray, template: Alignment
     return AlignedFace(grey, matrix, apply_affine(matrix, landmarks).astype(np.float32))
 
 
+def crop_to_crop(moving: AlignedFace, reference: AlignedFace) -> np.ndarray:
+    """(2, 3) affine map from the moving crop's coordinates to the reference crop's."""
+    to_frame = np.vstack([moving.inverse, [0, 0, 1]])
+    to_ref = np.vstack([reference.matrix, [0, 0, 1]])
+    return (to_ref @ to_frame)[:2]
+
+
 def reregister(moving: AlignedFace, reference: AlignedFace) -> np.ndarray:
     """The moving crop resampled into the reference crop's coordinates.
 
@@ -94,10 +101,7 @@ def reregister(moving: AlignedFace, reference: AlignedFace) -> np.ndarray:
     moving frame's own alignment (and the shift of the eye landmarks during a blink) cancels out,
     leaving only real motion between the two frames.
     """
-    to_frame = np.vstack([moving.inverse, [0, 0, 1]])
-    to_ref = np.vstack([reference.matrix, [0, 0, 1]])
-    matrix = (to_ref @ to_frame)[:2]  # moving crop → reference crop
     return cv2.warpAffine(
-        moving.image, matrix, (reference.size, reference.size),
+        moving.image, crop_to_crop(moving, reference), (reference.size, reference.size),
         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
     )

@@ -30,9 +30,10 @@ import itertools
 from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from app.align import AlignedFace, reregister
+from app.align import AlignedFace, crop_to_crop, reregister
 from app.flow import compute_flow, head_motion, rigid_motion_at
 from app.regions import SPOTTING_REGIONS
 from app.spotting_options import SpottingOptions
@@ -77,21 +78,38 @@ def brightness_change(a: AlignedFace, b: AlignedFace) -> float:
     return abs(ma - mb) / max(ma, mb, 1.0)
 
 
-def region_motion(flow: np.ndarray, boxes: np.ndarray, eyes_muted: bool) -> np.ndarray:
+def region_motion(flow: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Length of each region's mean flow vector, the head's rigid motion taken out.
 
     The mean vector, not the mean length: coherent motion adds up, noise cancels out. The rigid
-    motion is affine, so its mean over a box is its value at the box centre.
+    motion is affine, so its mean over a box is its value at the box centre. Box sums come from one
+    integral image, so the cost does not grow with the number of regions.
     """
-    means = np.array([flow[y0:y1, x0:x1].reshape(-1, 2).mean(axis=0) for x0, y0, x1, y1 in boxes])
-    centres = np.column_stack([(boxes[:, 0] + boxes[:, 2] - 1) / 2, (boxes[:, 1] + boxes[:, 3] - 1) / 2])
+    sums = cv2.integral(flow)  # (H+1, W+1, 2), float64
+    x0, y0, x1, y1 = boxes.T
+    totals = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
+    means = totals / ((x1 - x0) * (y1 - y0))[:, None]
+    centres = np.column_stack([(x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2])
     rigid = rigid_motion_at(head_motion(flow, step=8), centres, flow.shape[:2])
-    values = np.linalg.norm(means - rigid, axis=1)
-    if eyes_muted:
-        lids = values[_LID_REGIONS].max()
-        values[_LID_REGIONS] = 0.0
-        brows = values[_BROW_REGIONS]
-        values[_BROW_REGIONS] = np.where(brows > lids, brows, 0.0)
+    return np.linalg.norm(means - rigid, axis=1)
+
+
+def reverse_flow(flow: np.ndarray, owner: AlignedFace, target: AlignedFace) -> np.ndarray:
+    """A flow measured in ``owner``'s crop (other frame → owner), seen from ``target``'s crop (owner →
+    target): the motion reversed and carried through the crop-to-crop similarity."""
+    matrix = crop_to_crop(owner, target)
+    warped = cv2.warpAffine(flow, matrix, (target.size, target.size), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    return -(warped @ matrix[:, :2].T.astype(np.float32))
+
+
+def mute_blink(values: np.ndarray) -> np.ndarray:
+    """The regional motion while the eyes blink: lids muted, brows too unless they move more than the lids."""
+    values = values.copy()
+    lids = values[_LID_REGIONS].max()
+    values[_LID_REGIONS] = 0.0
+    brows = values[_BROW_REGIONS]
+    values[_BROW_REGIONS] = np.where(brows > lids, brows, 0.0)
     return values
 
 
@@ -128,7 +146,9 @@ class MotionSignal:
         self._raw: list[tuple[int, float, float, float, bool]] = []  # measured, not all smoothed yet
         self._pos = 0  # index in _raw of the next sample to emit
         self._ears: deque[float] = deque(maxlen=self._ear_history)
-        self._ref: _Slot | None = None  # rest reference
+        self._ref: _Slot | None = None  # rest reference, frozen; None: the frame a long half window back
+        self._rest: _Slot | None = None  # the last new rest (after a turn, a lighting change, a long hold)
+        self._pairs: dict[tuple[int, int], tuple[np.ndarray, AlignedFace]] = {}  # flow per pair, in whose crop
 
     def push(self, frame: int, timestamp: float, face: AlignedFace, ear: float) -> list[MotionSample]:
         self._slots.append(_Slot(frame, timestamp, face, self._is_blink(ear)))
@@ -155,6 +175,9 @@ class MotionSignal:
         while self._slots and self._slots[0].timestamp < oldest_needed:
             self._slots.popleft()
             self._next -= 1
+        if self._slots:
+            oldest = self._slots[0].frame
+            self._pairs = {k: v for k, v in self._pairs.items() if k[0] >= oldest}
 
     def _emit(self, final: bool) -> list[MotionSample]:
         """Smooth with a centred window (shortened at the ends of the track) and emit what is known."""
@@ -192,14 +215,19 @@ class MotionSignal:
             return any(s.blink for s in itertools.islice(slots, lo, hi))
 
         boxes = np.array([r.box(here.face.landmarks, here.face.size) for r in SPOTTING_REGIONS])
-        cache: dict[tuple[int, bool], np.ndarray] = {}
 
         def motion(other: _Slot, muted: bool) -> np.ndarray:
-            key = (other.frame, muted)
-            if key not in cache:
+            """Regional motion between ``other`` and here. One flow per pair of frames: frame t's flow to
+            t + w, reversed and carried into t + w's crop, is frame t + w's flow back to t."""
+            key = (min(other.frame, here.frame), max(other.frame, here.frame))
+            if key not in self._pairs:
                 flow = compute_flow(reregister(other.face, here.face), here.face.image, o.flow_method)
-                cache[key] = region_motion(flow, boxes, muted)
-            return cache[key]
+                self._pairs[key] = (flow, here.face)
+            flow, owner = self._pairs[key]
+            if owner is not here.face:
+                flow = reverse_flow(flow, owner, here.face)
+            values = region_motion(flow, boxes)
+            return mute_blink(values) if muted else values
 
         def differs(a: _Slot, b: _Slot, regions: np.ndarray) -> bool:
             """A change of pose or light between two frames: the stable landmarks moved by more than a
@@ -223,15 +251,19 @@ class MotionSignal:
             if scale_value > value:
                 value, nuisance = scale_value, differs(before, after, sides.max(axis=0))
 
-        ref = self._ref or slots[0]
+        # At rest the reference follows a long half window behind (the long window's own before-frame,
+        # whose flow is already measured), never back past the last new rest; frozen once the face moves.
+        ref = self._ref or slots[nearest(here.timestamp - self.windows_s[-1])]
+        if self._rest is not None and self._rest.timestamp > ref.timestamp:
+            ref = self._rest
         displaced = motion(ref, ref.blink or blinking(here.timestamp))
         held = float(displaced.max())
         if differs(ref, here, displaced):  # the head turned or the light changed: that is the new rest
-            held, nuisance, self._ref = 0.0, True, here
-        elif held <= o.rest_level_px:  # at rest: the reference follows a long half window behind
-            self._ref = slots[nearest(here.timestamp - self.windows_s[-1])]
+            held, nuisance, self._ref, self._rest = 0.0, True, None, here
+        elif held <= o.rest_level_px:  # at rest: the reference keeps following
+            self._ref = None
         elif here.timestamp - ref.timestamp > self.max_held_s:  # held too long to be one expression
-            self._ref = here
+            self._ref, self._rest = None, here
         else:  # moved away from rest: the reference stays until the face comes back
             self._ref = ref
         self._raw.append((here.frame, here.timestamp, value, held, nuisance))
