@@ -34,9 +34,11 @@ def _algorithm(method: str):
             cache[method] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         elif method == "dis_fast":
             # The ultrafast preset stops at 1/4 resolution, which smears a mouth corner's 1-px motion
-            # to a third of its size; at full resolution it keeps it, still at a few ms per 128-px pair.
+            # to a third of its size; at 1/2 resolution it keeps about 85 % of it with less noise (same
+            # peak-to-noise ratio as full resolution on rendered 0.6-1.5 px expressions) at a third of
+            # full resolution's cost (measured: 1.5 vs 5.2 ms per 128-px pair).
             dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-            dis.setFinestScale(0)
+            dis.setFinestScale(1)
             cache[method] = dis
         else:
             raise ValueError(f"unknown flow method {method!r}; choose from {list(FLOW_METHODS)}")

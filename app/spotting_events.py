@@ -164,8 +164,9 @@ class EventDetector:
             start -= 1
         onset = samples[max(start - 1, 0)]
         self._last_offset = offset.frame
-        if next(m for s, m in active if s.frame == peak.frame).nuisance:
-            return None  # the head turned or the light changed
+        flags = [m.nuisance for _, m in active[:last_up + 1]]
+        if next(m for s, m in active if s.frame == peak.frame).nuisance or 2 * sum(flags) > len(flags):
+            return None  # the head turned or the light changed (at the peak, or through most of the event)
         held = [m for s, m in active[:last_up + 1] if s.value < s.baseline + rise and m.held >= hold]
         if held:  # held past the transient: the apex is where the displacement from rest first levels off
             top = max(m.held for _, m in active[:last_up + 1])

@@ -18,9 +18,11 @@ regions, the head's rigid motion subtracted):
   expression changes neither; a head turn or a lighting step does. The event detector drops such
   changes, and the rest reference moves to the new pose or light.
 
-Flows are computed between crops resampled through one alignment, so landmark jitter cancels; while the
-eye aspect ratio says the eyes blink, the lids are muted, and the brows too unless they move more than
-the lids. The signal is smoothed with a short centred moving average.
+Flows are computed between crops resampled through one alignment (so landmark jitter cancels) and then
+registered on landmarks that no expression moves (so a fast head movement does not leave the flow a
+motion too large to measure); one flow serves each pair of frames, in both directions. While the eye
+aspect ratio says the eyes blink, the lids are muted and the brows count only what they move beyond the
+lids. The signal is smoothed with a short centred moving average.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.align import AlignedFace, crop_to_crop, reregister
+from app.align import AlignedFace, apply_affine, crop_to_crop
 from app.flow import compute_flow, head_motion, rigid_motion_at
 from app.regions import SPOTTING_REGIONS
 from app.spotting_options import SpottingOptions
@@ -43,6 +45,8 @@ _BROW_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.blink == "brow"]
 # Landmarks no expression moves in an eye-aligned crop, but a turn or nod of the head does:
 # the nose ridge and tip, and the sides of the face at cheekbone and temple height.
 STABLE_LANDMARKS = (6, 197, 195, 5, 4, 1, 234, 454, 127, 356)
+# The head's motion between two frames is fitted on these: the stable ones, the forehead and the bridge.
+ANCHOR_LANDMARKS = [*STABLE_LANDMARKS, 10, 151, 9, 8, 168]
 
 
 @dataclass(frozen=True)
@@ -94,22 +98,39 @@ def region_motion(flow: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.linalg.norm(means - rigid, axis=1)
 
 
+def register(moving: AlignedFace, reference: AlignedFace) -> np.ndarray:
+    """(2, 3) map from the moving crop onto the reference crop: through the frame (so each crop's own
+    alignment jitter cancels), then the similarity that puts the moving face's anchor landmarks on the
+    reference's. The head's motion between the two frames (a fast turn moves the face 15 px and 6° in the
+    crop) is so taken out before the flow, which is accurate only on small motions; the landmarks' own
+    jitter is a small similarity that the head-motion fit on the flow removes."""
+    base = crop_to_crop(moving, reference)
+    src = apply_affine(base, moving.landmarks[ANCHOR_LANDMARKS])
+    dst = reference.landmarks[ANCHOR_LANDMARKS, :2].astype(np.float64)
+    x, y = src[:, 0], src[:, 1]
+    ones, zeros = np.ones_like(x), np.zeros_like(x)
+    design = np.vstack([np.column_stack([x, -y, ones, zeros]), np.column_stack([y, x, zeros, ones])])
+    a, b, tx, ty = np.linalg.lstsq(design, np.concatenate([dst[:, 0], dst[:, 1]]), rcond=None)[0]
+    fit = np.array([[a, -b, tx], [b, a, ty], [0, 0, 1]])
+    return (fit @ np.vstack([base, [0, 0, 1]]))[:2]
+
+
 def reverse_flow(flow: np.ndarray, owner: AlignedFace, target: AlignedFace) -> np.ndarray:
     """A flow measured in ``owner``'s crop (other frame → owner), seen from ``target``'s crop (owner →
     target): the motion reversed and carried through the crop-to-crop similarity."""
-    matrix = crop_to_crop(owner, target)
+    matrix = register(owner, target)
     warped = cv2.warpAffine(flow, matrix, (target.size, target.size), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
     return -(warped @ matrix[:, :2].T.astype(np.float32))
 
 
 def mute_blink(values: np.ndarray) -> np.ndarray:
-    """The regional motion while the eyes blink: lids muted, brows too unless they move more than the lids."""
+    """The regional motion while the eyes blink: lids muted, brows reduced to what they move beyond the
+    lids (the lids' motion spreads into the brow boxes, more so on a half-resolution flow)."""
     values = values.copy()
     lids = values[_LID_REGIONS].max()
     values[_LID_REGIONS] = 0.0
-    brows = values[_BROW_REGIONS]
-    values[_BROW_REGIONS] = np.where(brows > lids, brows, 0.0)
+    values[_BROW_REGIONS] = np.maximum(values[_BROW_REGIONS] - lids, 0.0)
     return values
 
 
@@ -221,7 +242,9 @@ class MotionSignal:
             t + w, reversed and carried into t + w's crop, is frame t + w's flow back to t."""
             key = (min(other.frame, here.frame), max(other.frame, here.frame))
             if key not in self._pairs:
-                flow = compute_flow(reregister(other.face, here.face), here.face.image, o.flow_method)
+                moved = cv2.warpAffine(other.face.image, register(other.face, here.face), (here.face.size,) * 2,
+                                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                flow = compute_flow(moved, here.face.image, o.flow_method)
                 self._pairs[key] = (flow, here.face)
             flow, owner = self._pairs[key]
             if owner is not here.face:
