@@ -168,7 +168,7 @@ class MotionSignal:
         self._pos = 0  # index in _raw of the next sample to emit
         self._ears: deque[float] = deque(maxlen=self._ear_history)
         self._ref: _Slot | None = None  # rest reference, frozen; None: the frame a long half window back
-        self._rest: _Slot | None = None  # the last new rest (after a turn, a lighting change, a long hold)
+        self._rest: _Slot | None = None  # the last new rest (a turn, a lighting change, a release, a long hold)
         self._pairs: dict[tuple[int, int], tuple[np.ndarray, AlignedFace]] = {}  # flow per pair, in whose crop
 
     def push(self, frame: int, timestamp: float, face: AlignedFace, ear: float) -> list[MotionSample]:
@@ -275,7 +275,8 @@ class MotionSignal:
                 value, nuisance = scale_value, differs(before, after, sides.max(axis=0))
 
         # At rest the reference follows a long half window behind (the long window's own before-frame,
-        # whose flow is already measured), never back past the last new rest; frozen once the face moves.
+        # whose flow is already measured), never back past the last new rest (a turn, a lighting step,
+        # the face's return from an expression); frozen once the face moves.
         ref = self._ref or slots[nearest(here.timestamp - self.windows_s[-1])]
         if self._rest is not None and self._rest.timestamp > ref.timestamp:
             ref = self._rest
@@ -283,7 +284,8 @@ class MotionSignal:
         held = float(displaced.max())
         if differs(ref, here, displaced):  # the head turned or the light changed: that is the new rest
             held, nuisance, self._ref, self._rest = 0.0, True, None, here
-        elif held <= o.rest_level_px:  # at rest: the reference keeps following
+        elif held <= o.rest_level_px:  # at rest: the reference follows again, from here if the face just came back
+            self._rest = here if self._ref is not None else self._rest
             self._ref = None
         elif here.timestamp - ref.timestamp > self.max_held_s:  # held too long to be one expression
             self._ref, self._rest = None, here
