@@ -42,6 +42,9 @@ from app.spotting_options import SpottingOptions
 
 _LID_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.blink == "lid"]
 _BROW_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.blink == "brow"]
+# Where a hand over the face shows as texture the flow cannot explain: eyes and mouth show new texture
+# when they open (sclera, teeth), cheeks and nose wings do not.
+_COVER_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.name.startswith(("cheek", "nose_wing"))]
 # Landmarks no expression moves in an eye-aligned crop, but a turn or nod of the head does:
 # the nose ridge and tip, and the sides of the face at cheekbone and temple height.
 STABLE_LANDMARKS = (6, 197, 195, 5, 4, 1, 234, 454, 127, 356)
@@ -254,13 +257,16 @@ class MotionSignal:
 
         boxes = np.array([r.box(here.face.landmarks, here.face.size) for r in SPOTTING_REGIONS])
 
+        measured: dict[int, np.ndarray] = {}  # regional motion (unmuted) against each frame, for this frame
+
         def motion(other: _Slot, muted: bool) -> np.ndarray:
             """Regional motion between ``other`` and here. One flow per pair of frames: frame t's flow to
             t + w, reversed and carried into t + w's crop, is frame t + w's flow back to t."""
-            flow, owner, _ = pair(other)
-            if owner is not here.face:
-                flow = reverse_flow(flow, owner, here.face)
-            values = region_motion(flow, boxes)
+            if other.frame not in measured:
+                flow, owner, _ = pair(other)
+                if owner is not here.face:
+                    measured[other.frame] = region_motion(reverse_flow(flow, owner, here.face), boxes)
+            values = measured[other.frame]
             return mute_blink(values) if muted else values
 
         def pair(other: _Slot) -> tuple[np.ndarray, AlignedFace, bool]:
@@ -270,9 +276,10 @@ class MotionSignal:
                 moved = cv2.warpAffine(other.face.image, register(other.face, here.face), (here.face.size,) * 2,
                                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                 flow = compute_flow(moved, here.face.image, o.flow_method)
-                values = region_motion(flow, boxes)
-                covered = (values.max() > o.rest_level_px
-                           and unexplained(moved, here.face.image, flow, boxes[int(values.argmax())]) > o.occlusion_ratio)
+                values = measured[other.frame] = region_motion(flow, boxes)
+                k = _COVER_REGIONS[int(values[_COVER_REGIONS].argmax())]
+                covered = (values[k] > o.occlusion_px
+                           and unexplained(moved, here.face.image, flow, boxes[k]) > o.occlusion_ratio)
                 self._pairs[key] = (flow, here.face, covered)
             return self._pairs[key]
 

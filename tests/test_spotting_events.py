@@ -120,3 +120,15 @@ def test_lasting_activity_raises_the_threshold_instead_of_firing_a_storm():
     events, samples = _run(value)
     assert samples[-1].threshold > 0.6
     assert len(events) <= 8, [(e.onset_time, e.offset_time) for e in events]
+
+
+def test_a_burst_flagged_as_pose_or_cover_through_most_of_it_is_dropped_even_if_not_at_its_peak():
+    """A hand or a turn is flagged on most of its frames but not always at the highest one; an expression
+    that shares a few frames with such a flag is kept."""
+    t, value = _noise(6.0)
+    value += _bump(t, 2.0, 0.5, 1.0) + _bump(t, 4.0, 0.5, 1.0)
+    nuisance = np.zeros(t.size, bool)
+    nuisance[(t > 1.8) & (t < 2.2) & (np.abs(t - 2.0) > 0.02)] = True  # around the first peak, not at it
+    nuisance[(t > 3.85) & (t < 3.92)] = True  # two frames on the second burst's rise
+    events, _ = _run(value, nuisance=nuisance)
+    assert len(events) == 1 and abs(events[0].apex - 120) <= 1
