@@ -293,7 +293,7 @@ class MotionSignal:
                     or (top > o.rest_level_px and float(np.median(regions)) > o.global_share * top)
                     or brightness_change(a.face, b.face) > o.lighting_ratio)
 
-        value, nuisance = 0.0, False
+        scales = []  # (value, the compared frames differ in pose, light or cover) per window
         for w in self.windows_s:
             t_before, t_after = max(here.timestamp - w, first), min(here.timestamp + w, last)
             if min(here.timestamp - t_before, t_after - here.timestamp) < self.min_side_s - tol:
@@ -301,10 +301,12 @@ class MotionSignal:
             before, after = slots[nearest(t_before)], slots[nearest(t_after)]
             muted = blinking(t_before) or blinking(here.timestamp) or blinking(t_after)
             sides = np.stack([motion(before, muted), motion(after, muted)])
-            scale_value = float(np.max(sides.min(axis=0)))
-            if scale_value > value:
-                covered = pair(before)[2] or pair(after)[2]
-                value, nuisance = scale_value, covered or differs(before, after, sides.max(axis=0))
+            covered = pair(before)[2] or pair(after)[2]
+            scales.append((float(np.max(sides.min(axis=0))), covered or differs(before, after, sides.max(axis=0))))
+        # A nuisance only if every window that sees the motion (nearly) as strongly says so: a micro-expression
+        # seen cleanly against frames 0.5 s away is no lighting change because the light drifted over 3 s.
+        value = max((v for v, _ in scales), default=0.0)
+        nuisance = value > 0 and all(flag for v, flag in scales if v >= 0.8 * value)
 
         # At rest the reference follows a long half window behind (the long window's own before-frame,
         # whose flow is already measured), never back past the last new rest (a turn, a lighting step,
