@@ -187,7 +187,7 @@ def main(args: argparse.Namespace) -> int:
                   for n in args.max_faces]
     lines += ["", f"{'stage':<38}  {'median ms':>8}  {'p90 ms':>8}  {'count':>6}"]
     labels = {"face": "face (mesh + detector + blendshapes)", "align": "alignment + pose + EAR",
-              "spot": "spotting (4 DIS flows + regions)"}
+              "spot": "spotting (2-3 DIS flows + regions)"}
     for stage in STAGES:
         lines.append(f"{labels[stage]:<38}  {_stats(per_frame[stage])}")
         if stage == "face":
