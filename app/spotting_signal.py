@@ -278,7 +278,7 @@ class MotionSignal:
                 flow = compute_flow(moved, here.face.image, o.flow_method)
                 values = measured[other.frame] = region_motion(flow, boxes)
                 k = _COVER_REGIONS[int(values[_COVER_REGIONS].argmax())]
-                covered = (values[k] > o.occlusion_px
+                covered = (o.cover_test and values[k] > o.occlusion_px
                            and unexplained(moved, here.face.image, flow, boxes[k]) > o.occlusion_ratio)
                 self._pairs[key] = (flow, here.face, covered)
             return self._pairs[key]

@@ -12,6 +12,7 @@ from app.align import AlignmentTemplate, align_face
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
 from app.regions import eye_aspect_ratio
 from app.spotting_events import EventDetector
+from app.spotting_options import SpottingOptions
 from app.spotting_signal import MotionSignal
 from models.synth import Distractor, ExpressionEvent, NuisanceOptions, render_sequence
 
@@ -26,8 +27,8 @@ def _track(frames):
             for f, o in zip(frames, observations)]
 
 
-def _signal(faces):
-    signal = MotionSignal(FPS)
+def _signal(faces, options=None):
+    signal = MotionSignal(FPS, options)
     samples = [m for i, (face, ear) in enumerate(faces) for m in signal.push(i, i / FPS, face, ear)]
     return samples + signal.flush()
 
@@ -84,12 +85,13 @@ def test_a_head_turn_is_a_nuisance_not_an_expression(still_frames):
 
 
 def test_a_hand_crossing_the_face_is_a_nuisance_not_an_expression():
-    """The synthetic generator's hand (skin-coloured palm and fingers) crossing the face in 1 s: the flow
-    cannot explain the texture it brings, so the pairs it touches are covered, and no event comes of it."""
+    """The synthetic generator's hand (skin-coloured palm and fingers) crossing the face in 1 s: with the
+    cover test on, the flow cannot explain the texture it brings, so the pairs it touches are covered, and
+    no event comes of it."""
     hand = Distractor("hand", onset_s=1.0, offset_s=2.0, height=0.6)
     frames, _ = render_sequence("grace_hopper", [], fps=FPS, duration_s=3.2, seed=4, nuisances=NOISE,
                                 distractors=[hand])
-    samples = _signal(_track(frames))
+    samples = _signal(_track(frames), SpottingOptions(cover_test=True))
     crossing = [m for m in samples if 1.2 <= m.timestamp <= 1.8]
     assert max(m.value for m in crossing) > 0.5  # the hand moves the image a lot ...
     assert sum(m.nuisance for m in crossing) > len(crossing) / 2  # ... and is flagged as covering the face
