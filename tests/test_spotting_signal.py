@@ -124,3 +124,13 @@ def test_one_flow_per_pair_of_frames(monkeypatch, still_frames):
     faces = _track(still_frames)
     _signal(faces)
     assert len(calls) <= 2.5 * len(faces)
+
+
+def test_after_a_held_expression_is_released_the_face_is_at_rest_again():
+    """A smile held 1.5 s and released: once the face is back, the rest reference restarts there instead of
+    following a long half window back into the smile (which read as a displacement after the release)."""
+    smile = ExpressionEvent({"6": 2.0, "12": 2.0}, onset_s=1.0, apex_s=1.3, offset_s=3.2, hold_s=1.5)
+    frames, _ = render_sequence("astronaut", [smile], fps=FPS, duration_s=4.6, seed=5, nuisances=NOISE)
+    samples = _signal(_track(frames))
+    assert min(m.held for m in samples if 1.5 < m.timestamp < 2.7) > 1.0  # held while the smile is
+    assert max(m.held for m in samples if m.timestamp > 3.5) < 0.5  # at rest after it
