@@ -283,15 +283,15 @@ class MotionSignal:
                 self._pairs[key] = (flow, here.face, covered)
             return self._pairs[key]
 
-        def differs(a: _Slot, b: _Slot, regions: np.ndarray, light: bool = True) -> bool:
-            """A change of pose or light between two frames: the stable landmarks moved by more than a
-            share of the regional motion (an expression moves its regions far more than the nose), or most
-            regions moved alike (a turn or nod distorts the whole face, an expression a few parts), or
-            (with ``light``) the face's brightness changed."""
+        def differs(a: _Slot, b: _Slot, regions: np.ndarray, landmarks_and_light: bool = True) -> bool:
+            """A change of pose or light between two frames: most regions moved alike (a turn or nod
+            distorts the whole face, an expression a few parts), or (with ``landmarks_and_light``) the
+            stable landmarks moved by more than a share of the regional motion (an expression moves its
+            regions far more than the nose) or the face's brightness changed."""
             top, shift = float(regions.max()), pose_shift(a.face, b.face)
-            return ((shift > o.pose_px and shift > o.pose_share * top)
+            return ((landmarks_and_light and shift > o.pose_px and shift > o.pose_share * top)
                     or (top > o.rest_level_px and float(np.median(regions)) > o.global_share * top)
-                    or (light and brightness_change(a.face, b.face) > o.lighting_ratio))
+                    or (landmarks_and_light and brightness_change(a.face, b.face) > o.lighting_ratio))
 
         scales = []  # (value, the compared frames differ in pose, light or cover) per window
         for w in self.windows_s:
@@ -302,10 +302,11 @@ class MotionSignal:
             muted = blinking(t_before) or blinking(here.timestamp) or blinking(t_after)
             sides = np.stack([motion(before, muted), motion(after, muted)])
             covered = pair(before)[2] or pair(after)[2]
-            # no lighting test here: a lighting step differs from one side only, which the smaller of the
-            # two sides already ignores, while the light drifting over 3 s must not hide an expression
+            # no lighting or landmark test here: a lighting step or a turn differs from one side only, which
+            # the smaller of the two sides already ignores, while the light drifting over 3 s or the head
+            # moving with a laugh (its nose landmarks shift 4 px and more) must not hide an expression
             scales.append((float(np.max(sides.min(axis=0))),
-                           covered or differs(before, after, sides.max(axis=0), light=False)))
+                           covered or differs(before, after, sides.max(axis=0), landmarks_and_light=False)))
         # A nuisance only if every window that sees the motion (nearly) as strongly says so: a micro-expression
         # seen cleanly against frames 0.5 s away is no lighting change because the light drifted over 3 s.
         value = max((v for v, _ in scales), default=0.0)
