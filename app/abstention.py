@@ -108,7 +108,9 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
            motion: MotionContext | None, rule: AbstentionRule = AbstentionRule(), synthetic: bool = True) -> Verdict:
     """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces.
 
-    A label needs the model and the face to agree, with the model's probability >= ``min_confidence``;
+    A label needs the model and the face to agree, with the model's probability >= ``min_confidence``, and
+    nothing saying the motion is something else (for a smile: a blink or a yawn; otherwise also a head
+    movement or speech);
     except that a smile or a surprise at least ``face_alone`` strong is shown as the face reads it when
     nothing says the motion is something else (a blink, a yawn; for a surprise also a head movement or
     speech) and no real-trained model says another emotion with >= ``alone_confidence``. A model's
@@ -135,12 +137,14 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
             return Verdict(model_label, model_label, "no readable movement; the model is confident")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
     agrees = model_label.lower() in READING_CLASSES[reading]
-    if agrees and p >= rule.min_confidence:
+    # People smile while talking and laugh with the head thrown back: a smile is read whatever the head
+    # and the jaw do. Nothing else is: speech raises the brows, drops the jaw and purses the lips, and a
+    # model that agrees with such a reading is no evidence of an expression (jwpIntro.mp4's speech was
+    # shown "negative", the model and the face agreeing).
+    alone_cue = _non_expression(evidence, None, rule) if reading == "positive" else cue
+    if agrees and p >= rule.min_confidence and not alone_cue:
         return Verdict(model_label, model_label, f"the model and the face agree ({reading})")
     said = f"the model says {model_label} {p:.2f}"
-    # People smile while talking and laugh with the head thrown back: a smile is read whatever the head
-    # and the jaw do. A surprise is not: speech raises the brows and drops the jaw too.
-    alone_cue = _non_expression(evidence, None, rule) if reading == "positive" else cue
     # Only the event's own movement speaks alone: a smile held through the event says what the face
     # shows, not what moved (the demo clip's smiling portrait shows a surprise micro-expression). It speaks
     # when it is large, or when it is a smile that ends broad (a level no speech reached on the development

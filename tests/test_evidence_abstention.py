@@ -254,6 +254,18 @@ def test_non_expressions_are_none_with_the_model_still_recorded(peaks, motion, r
     assert (verdict.label, verdict.model_label, verdict.reason) == ("none", "negative", reason)
 
 
+@pytest.mark.parametrize("motion, why", [(MotionContext(2.0, 6, 1.0), "speech"), (MotionContext(12.0, 0, 1.0), "head")])
+def test_agreement_on_a_negative_reading_during_speech_or_a_head_movement_is_not_a_label(motion, why):
+    """jwpIntro.mp4's speech (lips pursed, brows lowered, six jaw cycles) was shown "negative": the model
+    and the face agreed on a reading that speech makes."""
+    frown = evidence(browDownLeft=0.5, browDownRight=0.5, mouthPucker=0.5)
+    sure = {"negative": 0.95, "positive": 0.03, "surprise": 0.02}
+    assert frown.face_reading == "negative"
+    assert decide("negative", sure, frown, STILL).label == "negative"
+    verdict = decide("negative", sure, frown, motion)
+    assert verdict.label == "uncertain" and verdict.model_label == "negative", why
+
+
 def test_a_smile_while_talking_is_still_a_smile():
     smile = evidence(mouthSmileLeft=0.5, mouthSmileRight=0.5, jawOpen=0.2)
     assert decide("positive", PROBS, smile, MotionContext(2.0, 5, 1.0)).label == "positive"
