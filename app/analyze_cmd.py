@@ -211,7 +211,8 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
         say(f"warning: {info.name}: {summary['skipped_frames']} undecodable frame(s) skipped")
     print(summary_table(files.events, classifier.card.honesty_note if classifier else None, several=args.max_faces > 1))
     print(f"{summary['frames']} frames in {summary['seconds']:.1f} s ({summary['fps']:.1f} fps); "
-          f"{summary['events']} events; written to {args.out}/")
+          f"{summary['events']} events ({sum(e.expression for e in files.events)} expressions, "
+          f"{sum(not e.expression for e in files.events)} other motion); written to {args.out}/")
     if args.live:
         print(live_line(summary))
     if len(sinks) > 1:
@@ -244,7 +245,7 @@ def _summary(stats: PipelineStats | None, delivered: _Delivered, source: VideoSo
 
 
 def _event_line(event: Event, several: bool = False) -> str:
-    return (f"event {event.event_id}{f' (face {event.face_id})' if several else ''}: {event.kind} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, "
+    return (f"event {event.event_id}{f' (face {event.face_id})' if several else ''}: {event.kind_text} at {event.apex_time:.2f} s, {event.duration_ms:.0f} ms, "
             f"{event.label_text}; {event.evidence_text}")
 
 
@@ -253,13 +254,13 @@ def summary_table(events: list[Event], caveat: str | None, several: bool = False
     if not events:
         return "No events spotted."
     who = (lambda e: f"{e.face_id:>4}  ") if several else (lambda e: "")
-    head = (f"{'id':>4}  " if several else "") + (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<5}  {'label':<10}  {'conf':>6}  "
+    head = (f"{'id':>4}  " if several else "") + (f"{'#':>3}  {'onset s':>8}  {'apex s':>8}  {'ms':>6}  {'kind':<12}  {'label':<10}  {'conf':>6}  "
             f"{'model':<10}  {'face':<9}  {'score':>5}")
     lines = [head, "-" * len(head)]
     for e in events:
         conf = percent(e.confidence) if e.confidence is not None else "-"
         lines.append(f"{who(e)}{e.event_id:>3}  {e.onset_time:>8.2f}  {e.apex_time:>8.2f}  {e.duration_ms:>6.0f}  "
-                     f"{e.kind:<5}  {(e.label or '-'):<10}  {conf:>6}  {(e.model_label or '-'):<10}  "
+                     f"{e.kind_text:<12}  {(e.label or '-'):<10}  {conf:>6}  {(e.model_label or '-'):<10}  "
                      f"{(e.evidence.face_reading if e.evidence else '-'):<9}  {e.spot_score:>5.1f}")
     if caveat:
         lines.append(f"Labels: {caveat}.")

@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from app.abstention import MotionContext, label_text
+from app.abstention import NONE, MotionContext, label_text
 from app.blendshapes import BLENDSHAPE_NAMES
 from app.evidence import Evidence, describe
+
+
+OTHER_MOTION = "other motion"  # the kind shown for a spotted motion that is not an expression
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,18 @@ class Event:
     evidence: Evidence | None = None  # blendshape change onset → apex (app.evidence)
     open_ended: bool = False  # still running when the source (or the face track) ended: offset = last frame
     motion: MotionContext | None = None  # head turn, jaw cycles, face confidence around the event (abstention)
+
+    @property
+    def expression(self) -> bool:
+        """Whether the event is reported as an expression. A motion the abstention judged not to be one
+        (label ``none``: a blink, speech, a head movement, a hand) is kept in the files as spotted motion,
+        but counted, scored (``evaluate-spotting``) and shown as "other motion", not as an expression."""
+        return self.label != NONE
+
+    @property
+    def kind_text(self) -> str:
+        """The kind a person reads: micro / macro for an expression, "other motion" for anything else."""
+        return self.kind if self.expression else OTHER_MOTION
 
     @property
     def confidence(self) -> float | None:
@@ -64,7 +79,7 @@ class Event:
             "onset_frame": self.onset_frame, "apex_frame": self.apex_frame, "offset_frame": self.offset_frame,
             "onset_s": round(self.onset_time, 6), "apex_s": round(self.apex_time, 6),
             "offset_s": round(self.offset_time, 6), "duration_ms": round(self.duration_ms, 3),
-            "kind": self.kind, "label": self.label, "confidence": _round(self.confidence),
+            "kind": self.kind, "expression": self.expression, "label": self.label, "confidence": _round(self.confidence),
             "model_label": self.model_label, "model_confidence": _round(self.model_confidence),
             "label_reason": self.label_reason,
             "evidence_reading": self.evidence.face_reading if self.evidence else None,
@@ -82,7 +97,7 @@ def _round(value: float | None, digits: int = 6) -> float | None:
 
 
 EVENT_CSV_FIELDS = ["event_id", "face_id", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s",
-                    "offset_s", "duration_ms", "kind", "label", "confidence", "model_label", "model_confidence",
+                    "offset_s", "duration_ms", "kind", "expression", "label", "confidence", "model_label", "model_confidence",
                     "label_reason", "evidence_reading", "evidence_text", "spot_score",
                     "open_ended"]
 # OpenFace's names where the meaning is the same (frame is 1-based there, as here), then ours.

@@ -135,6 +135,7 @@ class _FaceState:
         self.faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
         self.history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
             maxlen=keep + int(round(fps)))
+        self.last_seen = 0.0  # source time of the face's last frame
 
 
 @dataclass
@@ -220,8 +221,8 @@ class Pipeline:
 
     def _spot(self, tracked: FrameResult) -> list[FrameResult | SpotSample | _EventJob]:
         """Spotting stage: the frame result, then, face by face in id order, the samples and the events
-        this frame completes; a face missing here ends its spotting track (its last frames' signal and
-        its events in progress come out)."""
+        this frame completes; a face missing for longer than ``SpottingOptions.bridge_ms`` ends its
+        spotting track (its last frames' signal and its events in progress come out)."""
         self.stats.processed += 1
         self.stats.no_face += not tracked.faces
         out: list[FrameResult | SpotSample | _EventJob] = [tracked]
@@ -233,9 +234,10 @@ class Pipeline:
         t0 = time.perf_counter()
         for face_id in sorted((*present, *tracked.missing)):
             face = present.get(face_id)
-            if face is None:
+            if face is None:  # a detector miss of a few frames is bridged: the windows run on timestamps
                 state = self._states.get(face_id)
-                if state is not None and state.faces:
+                bridge = self.options.spotting.bridge_ms / 1000
+                if state is not None and state.faces and tracked.frame.timestamp - state.last_seen > bridge:
                     out += self._flush(face_id, state)
                     state.faces.clear()
                     state.history.clear()
@@ -251,6 +253,7 @@ class Pipeline:
     def _push(self, frame: Frame, tracked: FaceResult, state: _FaceState) -> list[SpotSample | _EventJob]:
         face, pose = tracked.face, tracked.pose
         state.faces.append((frame.index, tracked.aligned))
+        state.last_seen = frame.timestamp
         if face.blendshapes is not None:
             degrees = tuple(np.degrees((pose.pitch, pose.yaw, pose.roll)))
             state.history.append((frame.index, face.blendshapes, degrees, face.confidence))

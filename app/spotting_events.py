@@ -11,8 +11,11 @@ is dropped.
 The threshold is the recent past's median plus a spread measured below the median only, the spread starting
 from a prior (a still face's) that the data outweigh within about a second
 (expressions push the signal up, never down, so the lower half is the noise). After the first second,
-values above the threshold enter the history clipped to it, so isolated events cannot ratchet the
-threshold up while a lasting rise of the noise (a lively speaker) is still followed.
+values enter the history clipped below the threshold (``history_clip`` spreads above the baseline), so
+events cannot ratchet the threshold up while a lasting rise of the noise (a lively speaker) is still
+followed. Clipped to the threshold itself, 2 s of speech filled the history with threshold values that
+raised the median and the spread in turn, and the threshold stood at 20-30 times the still face's signal
+for seconds after the speech, hiding the micro-expressions there.
 """
 
 from __future__ import annotations
@@ -106,18 +109,22 @@ class EventDetector:
         weight = past.size / (past.size + self.prior_weight)  # a few samples' spread is no estimate yet
         baseline, spread = median, weight * spread + (1 - weight) * o.prior_spread_px
         threshold = baseline + max(o.sensitivity * spread, o.min_amplitude_px)
-        self._history.append(m.value if len(self._history) < self.warm_up else min(m.value, threshold))
+        clip = baseline + min(o.history_clip, o.sensitivity) * spread
+        self._history.append(m.value if len(self._history) < self.warm_up else min(m.value, clip))
         return SpotSample(m.frame, m.timestamp, m.value, threshold, baseline)
 
     def _levels(self, active: list[tuple[SpotSample, MotionSample]]) -> tuple[SpotSample, float, float]:
         """The event's highest sample, how far above the baseline the signal still counts as up (a fraction
         of the peak's rise, over each sample's own baseline, which may still be settling), and the
-        displacement from rest that still counts as held."""
+        displacement from rest that still counts as held: above the threshold and ``hold_min_px`` above its
+        level just before the event (a stale rest reference stays below), whatever the transient peak. A
+        plateau shorter than the long window shows in the transient motion as large as its displacement
+        (the frames on both sides are neutral), so a rule asking the displacement to exceed the transient
+        peak (1.5 ×, before) ended the event at the plateau's end and made its release a second event."""
         o = self.options
         peak = max((s for s, _ in active), key=lambda s: s.value)
         rise = o.boundary * (peak.value - peak.baseline)
-        return peak, rise, max(peak.baseline + rise, peak.threshold, o.hold_ratio * peak.value,
-                               self._held_before + o.hold_min_px)
+        return peak, rise, max(peak.baseline + rise, peak.threshold, self._held_before + o.hold_min_px)
 
     def _up(self, active, s: SpotSample, m: MotionSample) -> bool:
         _, rise, hold = self._levels(active)

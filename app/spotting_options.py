@@ -28,17 +28,21 @@ class SpottingOptions:
     blink_ear_ratio: float = 0.85  # eyes count as closing below this fraction of the usual EAR
     blink_margin_ms: float = 60.0  # mute the eyes this long around a blink
     flow_method: str = "dis_fast"
+    # A face the tracker misses for at most this long keeps its spotting track (its windows run on
+    # timestamps, across the gap): on the development set the tracker lost a face for 3-4 frames (100-133 ms)
+    # in a broad smile and under a hand, which cut a held smile in two. Longer: the track ends there.
+    bridge_ms: float = 300.0
     # --- event detector (app/spotting_events.py) ---
     sensitivity: float = 3.0  # threshold = baseline + sensitivity × robust sigma ...
     min_amplitude_px: float = 0.15  # ... but at least this far above baseline (pixels on the crop)
     history_s: float = 4.0  # window for the baseline and spread
+    history_clip: float = 2.0  # after the first second, values enter that window capped at baseline + this × spread
     prior_spread_px: float = 0.05  # before data arrive: the spread of a still face's signal ...
     prior_s: float = 0.25  # ... weighted like this many seconds of signal: ~1 s of face outweighs it
     boundary: float = 0.3  # onset/offset where the signal is back below this fraction of the peak
     max_event_ms: float = 4000.0  # a transient event is cut here
     max_held_ms: float = 10000.0  # a held expression is cut here
-    hold_ratio: float = 1.5  # an event is held while the displacement from rest is at least this × its transient peak
-    hold_min_px: float = 2.0  # ... and this far above its value just before the event (a stale rest stays below)
+    hold_min_px: float = 2.0  # an event is held while the displacement from rest stays this far above its value just before the event (a stale rest stays below) and above the threshold
     refractory_ms: float = 200.0  # an event ends after the signal stayed this long below the fall-back level
 
     def frames(self, ms: float, fps: float) -> int:

@@ -6,6 +6,11 @@ at least 0.5 (frames inclusive); each ground-truth interval matches at most one 
 Reported for micro-expressions, macro-expressions, and overall (the two kinds' counts summed), as in
 MEGC2020-22. Other kinds in the ground truth (distractors such as blinks) are not scored.
 
+Only events reported as expressions are scored: a spotted motion the product judged not to be an expression
+(``expression`` false, label ``none``: a blink, speech, a head movement, a hand) is not a spotted
+expression, as the app and the report show it; ``--all-motion`` scores every spotted motion instead (the
+spotter alone, before the abstention).
+
 PRED: an ``events.csv``/``events.json`` file written by ``main.py analyze`` (the video is named by its
 folder), a folder holding one, or a folder of such folders, one per video.
 TRUTH: the synthetic benchmark's ``ground_truth.csv`` (column ``video``) or ``<video>.json`` files
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from app import strict_json
+from app.abstention import NONE
 from app.errors import InputError
 
 KINDS = ("micro", "macro")
@@ -131,29 +137,39 @@ def _load(path: Path) -> Any:
         raise InputError(path, exc.strerror or str(exc)) from None
 
 
-def read_events(path: Path) -> list[Interval]:
-    """Spotted intervals from an ``analyze`` events file (fields onset_frame, offset_frame, kind)."""
+def is_expression(record: dict) -> bool:
+    """An events file's record is an expression unless it says otherwise (``expression`` false in JSON,
+    ``False`` in CSV); files written before that field existed: unless its label is ``none``."""
+    flag = record.get("expression")
+    if flag is None or flag == "":
+        return str(record.get("label") or "") != NONE
+    return flag is True or str(flag).strip().lower() in ("true", "1")
+
+
+def read_events(path: Path, all_motion: bool = False) -> list[Interval]:
+    """Spotted expressions from an ``analyze`` events file (fields onset_frame, offset_frame, kind;
+    ``all_motion``: also the events that are not expressions)."""
     names = ("onset_frame", "offset_frame")
     data = _load(path)
     records = data.get("events", []) if isinstance(data, dict) and path.suffix == ".json" else data
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InputError(path, "not a list of events")
-    return [_interval(r, names, path) for r in records]
+    return [_interval(r, names, path) for r in records if all_motion or is_expression(r)]
 
 
-def read_spotted(pred: Path) -> dict[str, list[Interval]]:
+def read_spotted(pred: Path, all_motion: bool = False) -> dict[str, list[Interval]]:
     if pred.is_file():
-        return {pred.resolve().parent.name: read_events(pred)}
+        return {pred.resolve().parent.name: read_events(pred, all_motion)}
     if not pred.is_dir():
         raise InputError(pred, "not found")
     own = next((pred / n for n in EVENT_FILES if (pred / n).is_file()), None)
     if own is not None:
-        return {pred.resolve().name: read_events(own)}
+        return {pred.resolve().name: read_events(own, all_motion)}
     videos = {}
     for folder in sorted(p for p in pred.iterdir() if p.is_dir()):
         found = next((folder / n for n in EVENT_FILES if (folder / n).is_file()), None)
         if found is not None:
-            videos[folder.name] = read_events(found)
+            videos[folder.name] = read_events(found, all_motion)
     if not videos:
         raise InputError(pred, f"no {' or '.join(EVENT_FILES)} here or in its sub-folders")
     return videos
@@ -200,14 +216,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred", type=Path, required=True, help="events.csv/json, or a folder of per-video folders")
     parser.add_argument("--truth", type=Path, required=True, help="ground_truth.csv, <video>.json, or their folder")
     parser.add_argument("--out", type=Path, help="also write the scores as JSON here")
+    parser.add_argument("--all-motion", action="store_true",
+                        help="score every spotted motion, also those reported as not an expression (label none)")
 
 
 def main(args: argparse.Namespace) -> int:
     truth = read_truth(args.truth)
-    spotted = pair_videos(read_spotted(args.pred), truth, args.pred)
+    spotted = pair_videos(read_spotted(args.pred, args.all_motion), truth, args.pred)
     missing = sorted(set(truth) - set(spotted))
     result = evaluate(spotted, truth)
-    print(f"{len(truth)} video(s); MEGC rule: IoU >= {IOU_THRESHOLD}, one-to-one, counts pooled over videos")
+    scored = "every spotted motion" if args.all_motion else "spotted expressions (events labelled none left out)"
+    print(f"{len(truth)} video(s); {scored}; MEGC rule: IoU >= {IOU_THRESHOLD}, one-to-one, counts pooled over videos")
     if missing:
         print(f"no spotted events for {len(missing)} video(s): {', '.join(missing)}")
     print(f"{'':8} {'TP':>5} {'FP':>5} {'FN':>5} {'precision':>10} {'recall':>8} {'F1':>7}")

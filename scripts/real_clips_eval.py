@@ -12,8 +12,9 @@ default model come from this script:
 
 An event is *right* when its shown label is the emotion of the truth segment holding its apex, *wrong*
 when it shows any other emotion (an emotion on speech or on a neutral face is wrong), otherwise it
-*abstained* (``uncertain`` or ``none``). A truth expression is *spotted* when an event overlaps it and
-*labelled right* when an overlapping event is right. ``--redecide`` re-applies today's reading and
+*abstained* (``uncertain`` or ``none``). A truth expression is *spotted* when an event reported as an
+expression (label not ``none``: a ``none`` event is reported as other motion) overlaps it, and *labelled
+right* when an overlapping event is right. ``--redecide`` re-applies today's reading and
 abstention rule (``--rule NAME=VALUE`` overrides an ``AbstentionRule`` field) to the recorded evidence,
 motion and probabilities instead of scoring the labels as written: the development loop for thresholds.
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.abstention import AbstentionRule, MotionContext, decide  # noqa: E402
+from app.abstention import NONE, AbstentionRule, MotionContext, decide  # noqa: E402
 from app.evidence import READINGS, Evidence  # noqa: E402
 
 TRUTH = Path(__file__).with_name("real_clips_truth.json")
@@ -100,7 +101,7 @@ def score_clip(folder: Path, clip: dict, rule: AbstentionRule | None, verbose: b
     for s in (s for s in segments if s["label"] != NO_EXPRESSION):
         tally.expressions += 1
         overlapping = [(label, v) for e, label, v in judged if e["onset_s"] <= s["end"] and e["offset_s"] >= s["start"]]
-        tally.spotted += bool(overlapping)
+        tally.spotted += any(label != NONE for label, _ in overlapping)
         tally.labelled_right += any(v == "right" for _, v in overlapping)
     return tally
 

@@ -46,9 +46,14 @@ def test_html_report_holds_every_event_marker_note_caveat_and_version(session, t
         row = re.search(rf"<tr id='event-{e.event_id}'>(.*?)</tr>", text, re.S).group(1)
         conf = percent(e.confidence).replace(">", "&gt;") if e.confidence is not None else "—"
         assert e.label in row and f"{e.apex_time:.2f}" in row and conf in row
+        assert f"<td>{e.kind_text}</td>" in row  # a motion labelled none is "other motion", not micro/macro
         # EPIR's own label and the face's evidence stand beside the shown label (stored with the session)
         assert e.model_label in row and e.evidence is not None and e.evidence.text in row.replace("&#x27;", "'")
         assert row.count("src='data:image/png;base64,") == 2  # onset face and attention map
+    events = [stored.event for stored in session.events]
+    assert (f"{sum(e.expression and e.kind == 'micro' for e in events)} micro- and "
+            f"{sum(e.expression and e.kind == 'macro' for e in events)} macro-expressions, "
+            f"{sum(not e.expression for e in events)} other motion") in text
     assert "interview &lt;3&gt;" in text and "interview <3>" not in text  # user text is escaped
     assert "question 1" in text and "question 2" in text and "asked &amp; answered" in text
     assert "calm throughout" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from app.pipeline import EventResult, Pipeline, SpotSample
@@ -66,6 +67,21 @@ def test_a_short_clip_with_a_smile_held_to_the_end_gets_one_open_ended_event(tmp
     assert spotted[0].offset_frame == len(frames) - 1 and abs(spotted[0].onset_time - 1.0) < 0.15
     assert spotted[0].to_json()["open_ended"] is True
     assert samples[-1].frame == len(frames) - 1  # the signal runs to the last frame
+
+
+def test_a_face_missed_for_a_few_frames_does_not_cut_a_held_smile(tmp_path):
+    """The tracker loses the face for 3 frames (100 ms) in the middle of a held smile (seen on the
+    development set under a broad smile): the spotting track bridges the gap, so the smile is one event
+    from onset to release, not an open-ended event at the gap and a second one on the release."""
+    smile = ExpressionEvent({"6": 3.0, "12": 3.0}, onset_s=1.0, apex_s=1.4, offset_s=3.8, hold_s=2.0)
+    frames, truth = render_sequence("astronaut", [smile], fps=30, duration_s=5.0, seed=1,
+                                    nuisances=NuisanceOptions(noise_sigma=1.0))
+    for i in (75, 76, 77):
+        frames[i] = np.full_like(frames[i], 128)  # no face in these frames
+    spotted, _ = _analyse(write_video(tmp_path / "gap.avi", frames, 30))
+    assert len(spotted) == 1, [(e.onset_frame, e.offset_frame, e.open_ended) for e in spotted]
+    interval = truth.intervals[0]
+    assert not spotted[0].open_ended and spotted[0].onset_frame < 40 and spotted[0].offset_frame > interval.offset - 10
 
 
 def test_a_burst_in_the_last_half_second_is_spotted(tmp_path):

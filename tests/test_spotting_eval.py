@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.errors import InputError
-from models.spotting_eval import Interval, evaluate, iou, match, read_spotted, read_truth
+from models.spotting_eval import Interval, evaluate, iou, is_expression, match, read_spotted, read_truth
 
 M, MA = "micro", "macro"
 
@@ -102,3 +102,38 @@ def test_bad_inputs_are_named(tmp_path):
     (tmp_path / "bad/events.csv").write_text("onset_frame,kind\n1,micro\n")
     with pytest.raises(InputError, match="offset_frame"):
         read_spotted(tmp_path / "bad")
+
+
+def test_motion_that_is_not_an_expression_is_not_scored_as_one(tmp_path, capsys):
+    """An event the product reports as other motion (label none: a blink, speech, a hand) is kept in the
+    files but is no spotted expression: evaluate-spotting leaves it out unless asked for every motion."""
+    from app.cli import main as cli_main
+    from app.events import Event
+
+    def event(i, onset, offset, label):
+        return Event(i, 0, onset, onset + 1, offset, onset / 30, (onset + 1) / 30, offset / 30,
+                     (offset - onset) / 30 * 1000, M, 1.0, label=label)
+
+    hand, smile = event(0, 10, 19, "none"), event(1, 50, 59, "uncertain")
+    assert not hand.expression and hand.kind_text == "other motion" and hand.to_json()["expression"] is False
+    assert smile.expression and smile.kind_text == M and smile.to_json()["expression"] is True
+    truth = tmp_path / "v1.json"
+    truth.write_text(json.dumps({"fps": 30, "intervals": [{"onset": 50, "apex": 53, "offset": 59, "kind": M}]}))
+    (tmp_path / "pred/v1").mkdir(parents=True)
+    (tmp_path / "pred/v1/events.json").write_text(json.dumps({"events": [hand.to_json(), smile.to_json()]}))
+    assert read_spotted(tmp_path / "pred") == {"v1": [Interval(50, 59, M)]}
+    assert read_spotted(tmp_path / "pred", all_motion=True) == {"v1": [Interval(10, 19, M), Interval(50, 59, M)]}
+    # events.csv writes the flag as True/False; files from before the flag: label none is not an expression
+    write_events_csv(tmp_path / "csv/v1/events.csv", [(10, 19, M)])
+    with (tmp_path / "csv/v1/events.csv").open("a") as handle:
+        handle.write("0,70,71,75,micro,none\n")
+    assert read_spotted(tmp_path / "csv") == {"v1": [Interval(10, 19, M)]}
+    rows = [{"onset_frame": 1, "offset_frame": 2, "kind": M, "expression": "False", "label": "negative"}]
+    assert not is_expression(rows[0]) and is_expression({**rows[0], "expression": "True"})
+    out = tmp_path / "scores.json"
+    assert cli_main(["evaluate-spotting", "--pred", str(tmp_path / "pred"), "--truth", str(truth), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["overall"]["fp"] == 0
+    assert cli_main(["evaluate-spotting", "--pred", str(tmp_path / "pred"), "--truth", str(truth), "--out", str(out),
+                     "--all-motion"]) == 0
+    assert json.loads(out.read_text())["overall"]["fp"] == 1
+    assert "every spotted motion" in capsys.readouterr().out

@@ -132,3 +132,36 @@ def test_a_burst_flagged_as_pose_or_cover_through_most_of_it_is_dropped_even_if_
     nuisance[(t > 3.85) & (t < 3.92)] = True  # two frames on the second burst's rise
     events, _ = _run(value, nuisance=nuisance)
     assert len(events) == 1 and abs(events[0].apex - 120) <= 1
+
+
+def test_a_plateau_shorter_than_the_long_window_is_one_event_with_its_release():
+    """A 2-s held expression: the two-sided transient motion sees the plateau as large as its displacement
+    (neutral frames on both sides), then drops before the release while the face is still displaced. One
+    event from onset to release, not a short event and a second one on the release (seen on the
+    development set: a held surprise cut at its plateau's end, its release spotted as a micro-expression)."""
+    t, value = _noise(10.0)
+    onset, release = 3.0, 5.0
+    rise = np.clip((t - onset) / 0.3, 0, 1) * (t < release) + np.clip(1 - (t - release) / 0.3, 0, 1) * (t >= release)
+    held = 3.0 * (0.5 - 0.5 * np.cos(np.pi * rise))
+    plateau = ((t > onset + 0.4) & (t < release - 0.3)).astype(float)
+    value = value + _bump(t, onset + 0.15, 0.3, 1.2) + 3.0 * np.convolve(plateau, np.ones(5) / 5, "same")
+    value += _bump(t, release + 0.15, 0.3, 1.5)  # the release, seen half by the transient motion
+    events, _ = _run(value, held=held)
+    assert len(events) == 1, [(e.onset_time, e.offset_time) for e in events]
+    assert abs(events[0].onset_time - onset) < 0.15 and abs(events[0].offset_time - (release + 0.3)) < 0.3
+
+
+def test_the_threshold_comes_back_down_after_speech():
+    """2.5 s of speech fill most of the baseline's 4-s history with motion far above the threshold. Entering
+    the history clipped to the threshold, those values raised the median and the spread in turn (0.9 px
+    here, 1.5-2.6 px for seconds after speech on the development set: 20-30 times the still face's
+    signal); clipped below it, the threshold stays near the still face's and a 0.5-px micro-expression
+    1.5 s after the speech is spotted."""
+    t, value = _noise(10.0)
+    rng = np.random.default_rng(2)
+    for centre in np.arange(1.5, 4.1, 0.25):
+        value += _bump(t, centre, 0.3, rng.uniform(1.5, 4.0))
+    value += _bump(t, 5.5, 0.25, 0.5)
+    events, samples = _run(value)
+    assert samples[int(5.3 * FPS)].threshold < 0.5
+    assert any(abs(e.apex_time - 5.5) < 0.1 for e in events), [(e.onset_time, e.offset_time) for e in events]

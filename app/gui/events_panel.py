@@ -62,7 +62,7 @@ class EventsPanel(QTableWidget):
             thumb.setText(f"face {e.face_id}")
             thumb.setForeground(QColor(face_hex(e.face_id)))
         cells = [thumb, QTableWidgetItem(f"{e.onset_time:.2f} s"), QTableWidgetItem(f"{e.duration_ms:.0f} ms"),
-                 QTableWidgetItem(e.kind), QTableWidgetItem(e.label or "—"),
+                 QTableWidgetItem(e.kind_text), QTableWidgetItem(e.label or "—"),
                  QTableWidgetItem(percent(e.confidence) if e.confidence is not None else "—")]
         cells[4].setForeground(label_colour(e.label))
         for col, item in enumerate(cells):

@@ -58,7 +58,7 @@ class EvidencePanel(QWidget):
                     SIDE, SIDE, Qt.KeepAspectRatio, Qt.SmoothTransformation))
         e = view.event
         # One convention everywhere (list, timeline, report): an event's time is its onset.
-        head = (f"#{e.event_id} {e.kind} at onset {e.onset_time:.2f} s (apex {e.apex_time:.2f} s, "
+        head = (f"#{e.event_id} {e.kind_text} at onset {e.onset_time:.2f} s (apex {e.apex_time:.2f} s, "
                 f"{e.duration_ms:.0f} ms): ")
         head += f"<b>{html.escape(e.label_text)}</b><br>face: {html.escape(e.evidence_text)}"
         if e.model_label and honesty:

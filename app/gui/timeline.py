@@ -125,7 +125,7 @@ class Timeline(pg.PlotWidget):
         colour.setAlpha(90)
         span = pg.LinearRegionItem((e.onset_time, e.offset_time), movable=False, brush=colour,
                                    pen=pg.mkPen(label_colour(e.label)))
-        span.setToolTip(f"#{e.event_id} face {e.face_id}: {e.label or 'unlabelled'} {e.kind}")
+        span.setToolTip(f"#{e.event_id} face {e.face_id}: {e.label or 'unlabelled'} {e.kind_text}")
         self.addItem(span)
         self.spans.append(span)
 

@@ -170,7 +170,7 @@ class VideoView(QWidget):
         if e.evidence is not None:
             lines.append((f"face: {e.evidence_text}", False))
         lines += [(f"{name:<10} {percent(prob):>6}", False) for name, prob in e.probabilities.items()]
-        lines.append((f"{e.kind}, {e.duration_ms:.0f} ms", False))
+        lines.append((f"{e.kind_text}, {e.duration_ms:.0f} ms", False))
         return lines
 
     def _draw_labels(self, p: QPainter, box: QRectF, events: list[tuple[EventView, float]]) -> None:

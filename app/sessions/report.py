@@ -143,8 +143,9 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
                    f"{info.source.width}×{info.source.height}, {info.source.fps:.2f} fps"),
         ("Model", "none" if info.model is None else
          f"{info.model.name} {info.model.version} on {info.model.provider}; sha256 {info.model.sha256}"),
-        ("Events", f"{len(events)} ({sum(e.kind == 'micro' for e in events)} micro, "
-                   f"{sum(e.kind == 'macro' for e in events)} macro)"),
+        ("Events", f"{len(events)}: {sum(e.expression and e.kind == 'micro' for e in events)} micro- and "
+                   f"{sum(e.expression and e.kind == 'macro' for e in events)} macro-expressions, "
+                   f"{sum(not e.expression for e in events)} other motion (not an expression: label none)"),
         ("Markers / notes", f"{sum(m.kind == 'user' for m in session.markers)} / {len(session.notes)}"),
         ("Recorded video", ("recorded (left out of this report)" if not faces else info.video_path.name)
          if info.video_path else "not recorded"),
@@ -186,7 +187,7 @@ def render_html(session: Session, generated: datetime | None = None, faces: bool
                 parts.append(
                     f"<tr id='event-{e.event_id}'><td class='num'>{e.event_id}</td><td class='num'>{e.onset_time:.2f}</td>"
                     f"<td class='num'>{e.apex_time:.2f}</td><td class='num'>{e.offset_time:.2f}</td>"
-                    f"<td class='num'>{e.duration_ms:.0f}</td><td>{e.kind}</td>"
+                    f"<td class='num'>{e.duration_ms:.0f}</td><td>{e.kind_text}</td>"
                     f"<td>{_swatch(colours[label])}{esc(label)}</td><td class='num'>{conf}</td>"
                     f"<td>{esc(e.model_label or '—')}</td><td>{esc(_evidence_cell(e))}</td>{probs}"
                     f"<td class='num'>{e.spot_score:.1f}</td>"

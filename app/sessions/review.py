@@ -47,7 +47,7 @@ class Span:
     end: float
     events: list[Event]
     counts: dict[str, int]
-    micro: int
+    micro: int  # micro-expressions (events reported as other motion not counted)
     macro: int
 
     @property
@@ -71,7 +71,8 @@ def between(session: Session, first: Marker | float, second: Marker | float | No
     start, end = min(start, end), max(start, end)
     events = [s.event for s in session.events if start <= s.event.apex_time < end]
     return Span(start, float(end), events, label_counts(events, session.info.classes),
-                sum(e.kind == "micro" for e in events), sum(e.kind == "macro" for e in events))
+                sum(e.expression and e.kind == "micro" for e in events),
+                sum(e.expression and e.kind == "macro" for e in events))
 
 
 def spans_between_markers(session: Session) -> list[tuple[Marker, Span]]:
