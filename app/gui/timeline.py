@@ -3,6 +3,10 @@
 With several faces, one signal (and threshold) per face, in its id's colour.
 
 Live: the last ``LIVE_WINDOW_S`` seconds scroll by. Review: the whole video, with a draggable playhead.
+
+Live, a scroll costs the same at minute 1 and hour 2: only the seconds in view are handed to the curves
+(the history kept for a paused or stopped session is drawn once, when following stops), and x and y are
+set in one step, so a scroll is one repaint (pyqtgraph's y auto-range would add a second one).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Timeline(pg.PlotWidget):
         self.marks: list[pg.InfiniteLine] = []
         self.gaps: list[pg.LinearRegionItem] = []
         self._gaps_shown: list[Gap] = []
+        self._data: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # per face, with its line breaks
+        self.following = False  # live: the view scrolls with the newest time and draws only what is in view
         self.live = False
         self.fps = 30.0
         self.setXRange(0, LIVE_WINDOW_S, padding=0)  # idle: an empty 10 s axis, not pyqtgraph's ±0.4
@@ -65,6 +71,7 @@ class Timeline(pg.PlotWidget):
         self.threshold.setPen(pg.mkPen("#f0883e", width=1, style=Qt.DashLine))
         self.signal.setData([], [])
         self.threshold.setData([], [])
+        self._data, self.following = {}, False
         self.live = live
         self.playhead.setMovable(not live)
         self.playhead.setVisible(not live)
@@ -82,9 +89,11 @@ class Timeline(pg.PlotWidget):
             times = np.insert(times, breaks, times[breaks - 1] + 0.5 / self.fps)
             values = np.insert(values, breaks, np.nan)
             thresholds = np.insert(thresholds, breaks, np.nan)
-        signal.setData(times, values)
-        threshold.setData(times, thresholds)
-        self.enableAutoRange(axis="y")
+        self._data[face_id] = (times, values, thresholds)
+        if not self.following:  # following, ``follow`` draws the part in view
+            signal.setData(times, values)
+            threshold.setData(times, thresholds)
+            self.enableAutoRange(axis="y")
 
     def _curves(self, face_id: int) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
         """A face's signal and threshold curves; from the second face on, every face's in its id's colour."""
@@ -139,12 +148,41 @@ class Timeline(pg.PlotWidget):
         self.marks.append(line)
 
     def follow(self, now: float) -> None:
-        """Live: show the last seconds and forget spans and marks that scrolled out of the history."""
-        self.setXRange(max(0.0, now - LIVE_WINDOW_S), max(now, LIVE_WINDOW_S), padding=0)
+        """Live: show the last seconds, drawing only them, and forget spans and marks that scrolled out of
+        the history. The y range spans the whole kept history, as auto-range did, so it does not jump."""
+        self.following = True
+        x0, x1 = max(0.0, now - LIVE_WINDOW_S), max(now, LIVE_WINDOW_S)
+        low, high = np.inf, -np.inf
+        for face_id, (times, values, thresholds) in self._data.items():
+            signal, threshold = self._curves(face_id)
+            first = max(int(np.searchsorted(times, x0)) - 1, 0)  # one sample left of the view: the line enters it
+            signal.setData(times[first:], values[first:])
+            threshold.setData(times[first:], thresholds[first:])
+            for series in (values, thresholds):
+                finite = series[np.isfinite(series)]
+                if finite.size:
+                    low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+        y_range = None
+        if np.isfinite(low):
+            pad = (high - low) * self.plotItem.vb.suggestPadding(1) if high > low else 0.5
+            y_range = (low - pad, high + pad)
+        self.setRange(xRange=(x0, x1), yRange=y_range, padding=0)
+        self.plotItem.vb.updateMatrix()  # now, not while painting: items that move then ask for a second paint
         horizon = now - LIVE_SIGNAL_S
         for items in (self.spans, self.marks, self.gaps):
             while items and _right(items[0]) < horizon:
                 self.removeItem(items.pop(0))
+
+    def show_history(self) -> None:
+        """Live analysis paused or stopped: draw the whole kept history, to pan through."""
+        if not self.following:
+            return
+        self.following = False
+        for face_id, (times, values, thresholds) in self._data.items():
+            signal, threshold = self._curves(face_id)
+            signal.setData(times, values)
+            threshold.setData(times, thresholds)
+        self.enableAutoRange(axis="y")
 
     def set_playhead(self, seconds: float) -> None:
         self.playhead.setValue(seconds)

@@ -135,7 +135,9 @@ class VideoView(QWidget):
                 continue
             image = self._heat.get(view.event.event_id)
             if image is None:
-                image = self._heat[view.event.event_id] = rgb_image(view.heat)
+                # premultiplied once: the format painting with an opacity needs, not converted on every paint
+                image = self._heat[view.event.event_id] = rgb_image(view.heat).convertToFormat(
+                    QImage.Format_ARGB32_Premultiplied)
             p.save()
             p.setTransform(crop_to_frame * to_widget)
             p.setOpacity(opacity * self.heat_opacity)

@@ -203,9 +203,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.main_split)
 
         # 4 Hz: each scroll of the live timeline repaints pyqtgraph's axes (about 25 ms of the UI thread on
-        # this 2-core machine); at 10 Hz the app dropped 18 % of live frames at load 1, at 4 Hz none.
+        # this 2-core machine); at 10 Hz the app dropped 18 % of live frames at load 1, at 4 Hz none. The
+        # rates in the status bar follow the same clock (set per frame, they relaid the bar 30 times a second).
         self.timeline_timer = QTimer(self)
         self.timeline_timer.timeout.connect(self._refresh_timeline)
+        self.timeline_timer.timeout.connect(self._show_rates)
         self.timeline_timer.start(TIMELINE_REFRESH_MS)
 
         self._build_actions()
@@ -535,6 +537,8 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(live or self.controller.run is not None)
         self.export_action.setEnabled(self.store is not None)
         self._set_transport_enabled(state is State.REVIEWING)
+        if state in (State.PAUSED, State.IDLE):
+            self.timeline.show_history()  # live no longer scrolls: the whole kept history can be panned
         if state is State.PAUSED:
             self.view.state = "paused"
             self.view.update()
@@ -604,11 +608,16 @@ class MainWindow(QMainWindow):
             if self.player.position < 0 and store.frames:
                 self.player.seek(0)
 
-    def _show_progress(self, batch: Batch) -> None:
+    def _show_rates(self) -> None:
+        if self.store is None:
+            return
         p = self.store.progress
         self.fps_label.setText(f"{p.fps:.1f} fps")
         self.latency_label.setText(f"latency {p.latency_ms:.0f} ms")
         self.dropped_label.setText(f"dropped {p.dropped}")
+
+    def _show_progress(self, batch: Batch) -> None:
+        p = self.store.progress
         if not self.store.live:
             self.progress.setValue(p.processed)
             if p.done:
