@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
 
         # 4 Hz: each scroll of the live timeline repaints pyqtgraph's axes (about 25 ms of the UI thread on
         # this 2-core machine); at 10 Hz the app dropped 18 % of live frames at load 1, at 4 Hz none. The
-        # rates in the status bar follow the same clock (set per frame, they relaid the bar 30 times a second).
+        # rates in the status bar follow the same clock (set per frame, they were repainted 30 times a second).
         self.timeline_timer = QTimer(self)
         self.timeline_timer.timeout.connect(self._refresh_timeline)
         self.timeline_timer.timeout.connect(self._show_rates)
