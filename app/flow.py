@@ -72,27 +72,37 @@ def head_motion(flow: np.ndarray, step: int = 4, iterations: int = 3) -> np.ndar
     ``(tx + a·x' - b·y', ty + b·x' + a·y')`` with x', y' measured from the centre in units of the width.
     """
     h, w = flow.shape[:2]
-    ys, xs, design = _similarity_design(h, w, step)
-    target = np.concatenate([flow[ys, xs, 0], flow[ys, xs, 1]])
+    design = _similarity_design(h, w, step)
+    grid = flow[step // 2::step, step // 2::step]
+    target = np.concatenate([grid[..., 0].ravel(), grid[..., 1].ravel()])
     weights = np.ones_like(target)
     for _ in range(iterations):  # weighted least squares through its 4×4 normal equations
         weighted = design * (weights * weights)[:, None]
         params = np.linalg.solve(weighted.T @ design, weighted.T @ target)
         residual = target - design @ params
-        scale = 1.4826 * np.median(np.abs(residual)) + 1e-3
+        scale = 1.4826 * median(np.abs(residual)) + 1e-3
         weights = 1.0 / np.sqrt(1.0 + (residual / (2.385 * scale)) ** 2)
     return params
 
 
 @functools.lru_cache(maxsize=8)
-def _similarity_design(h: int, w: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Grid points of a (h, w) field and the design matrix of a similarity motion at them."""
+def _similarity_design(h: int, w: int, step: int) -> np.ndarray:
+    """The design matrix of a similarity motion at the grid points ``[step//2::step]`` of a (h, w) field
+    (u rows, then v rows; points in row-major order)."""
     ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
     ys, xs = ys.ravel(), xs.ravel()
     x, y = (xs - w / 2) / w, (ys - h / 2) / w
     ones, zeros = np.ones_like(x), np.zeros_like(x)
-    design = np.vstack([np.column_stack([ones, zeros, x, -y]), np.column_stack([zeros, ones, y, x])])
-    return ys, xs, design
+    return np.vstack([np.column_stack([ones, zeros, x, -y]), np.column_stack([zeros, ones, y, x])])
+
+
+def median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, bit for bit, without its generic machinery (several calls a frame)."""
+    k, odd = divmod(values.size, 2)
+    if odd:
+        return np.partition(values, k)[k]
+    part = np.partition(values, (k - 1, k))
+    return (part[k - 1] + part[k]) / 2  # halving is exact: np.median's mean of the two
 
 
 def rigid_motion_at(params: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:

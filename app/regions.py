@@ -7,6 +7,7 @@ One definition serves the spotter (regions of interest whose motion is measured)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +33,30 @@ class Region:
 
     def box(self, crop_landmarks: np.ndarray, crop_size: int) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) integer box clipped to the crop."""
-        cx, cy = crop_landmarks[list(self.landmarks), :2].mean(axis=0)
-        half = self.size * crop_size / 2
-        x0 = int(round(np.clip(cx - half, 0, crop_size - 2)))
-        y0 = int(round(np.clip(cy - half, 0, crop_size - 2)))
-        x1 = int(round(np.clip(cx + half, x0 + 2, crop_size)))
-        y1 = int(round(np.clip(cy + half, y0 + 2, crop_size)))
-        return x0, y0, x1, y1
+        return tuple(int(v) for v in region_boxes((self,), crop_landmarks, crop_size)[0])
+
+
+def region_boxes(regions: tuple[Region, ...], crop_landmarks: np.ndarray, crop_size: int) -> np.ndarray:
+    """(N, 4) integer boxes (x0, y0, x1, y1) of several regions at once, each clipped to the crop.
+
+    One vectorised pass (the spotter needs 11 boxes per frame): a box is centred on the mean of its
+    landmarks (summed in their own precision, in order), rounded half to even, at least 2 pixels wide."""
+    index, starts, counts, sizes = _layout(regions)
+    centres = np.add.reduceat(crop_landmarks[index, :2], starts, axis=0)
+    centres = (centres / counts[:, None]).astype(crop_landmarks.dtype).astype(np.float64)
+    half = (sizes * crop_size / 2)[:, None]
+    low = np.rint(np.clip(centres - half, 0, crop_size - 2))
+    high = np.rint(np.clip(centres + half, low + 2, crop_size))
+    return np.column_stack([low, high]).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(regions: tuple[Region, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The regions' landmark indices end to end, where each region starts, its landmark count, its size."""
+    counts = np.array([len(r.landmarks) for r in regions])
+    index = np.array([i for r in regions for i in r.landmarks])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return index, starts, counts, np.array([r.size for r in regions], dtype=np.float64)
 
 
 # Where micro-expressions move the face (AU-bearing regions), for spotting.
@@ -73,7 +91,7 @@ class InputLayout:
     def boxes(self, crop_landmarks: np.ndarray, crop_size: int) -> list[tuple[int, int, int, int]]:
         if not self.regions:
             return [(0, 0, crop_size, crop_size)]
-        return [r.box(crop_landmarks, crop_size) for r in self.regions]
+        return [tuple(int(v) for v in box) for box in region_boxes(self.regions, crop_landmarks, crop_size)]
 
 
 INPUT_LAYOUTS: dict[str, InputLayout] = {
