@@ -13,6 +13,7 @@ import threading
 import cv2
 import numpy as np
 
+from app.median import median
 from app.model_card import FLOW_METHODS
 
 _local = threading.local()
@@ -94,15 +95,6 @@ def _similarity_design(h: int, w: int, step: int) -> np.ndarray:
     x, y = (xs - w / 2) / w, (ys - h / 2) / w
     ones, zeros = np.ones_like(x), np.zeros_like(x)
     return np.vstack([np.column_stack([ones, zeros, x, -y]), np.column_stack([zeros, ones, y, x])])
-
-
-def median(values: np.ndarray) -> float:
-    """``np.median`` of a 1-D array, bit for bit, without its generic machinery (several calls a frame)."""
-    k, odd = divmod(values.size, 2)
-    if odd:
-        return np.partition(values, k)[k]
-    part = np.partition(values, (k - 1, k))
-    return (part[k - 1] + part[k]) / 2  # halving is exact: np.median's mean of the two
 
 
 def rigid_motion_at(params: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:

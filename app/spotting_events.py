@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.median import median
 from app.spotting_options import SpottingOptions
 from app.spotting_signal import MotionSample
 
@@ -103,11 +104,11 @@ class EventDetector:
     def _sample(self, m: MotionSample) -> SpotSample:
         o = self.options
         past = np.array([*self._history, m.value])
-        median = float(np.median(past))
-        below = median - past[past < median]
-        spread = 1.4826 * float(np.median(below)) if below.size else 0.0  # MAD → σ for Gaussian noise
+        centre = float(median(past))
+        below = centre - past[past < centre]
+        spread = 1.4826 * float(median(below)) if below.size else 0.0  # MAD → σ for Gaussian noise
         weight = past.size / (past.size + self.prior_weight)  # a few samples' spread is no estimate yet
-        baseline, spread = median, weight * spread + (1 - weight) * o.prior_spread_px
+        baseline, spread = centre, weight * spread + (1 - weight) * o.prior_spread_px
         threshold = baseline + max(o.sensitivity * spread, o.min_amplitude_px)
         clip = baseline + min(o.history_clip, o.sensitivity) * spread
         self._history.append(m.value if len(self._history) < self.warm_up else min(m.value, clip))

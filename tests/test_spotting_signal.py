@@ -10,7 +10,8 @@ import pytest
 from app import spotting_signal
 from app.align import AlignmentTemplate, align_face
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
-from app.regions import eye_aspect_ratio
+from app.median import median
+from app.regions import SPOTTING_REGIONS, eye_aspect_ratio, region_boxes
 from app.spotting_events import EventDetector
 from app.spotting_options import SpottingOptions
 from app.spotting_signal import MotionSignal
@@ -134,3 +135,50 @@ def test_after_a_held_expression_is_released_the_face_is_at_rest_again():
     samples = _signal(_track(frames))
     assert min(m.held for m in samples if 1.5 < m.timestamp < 2.7) > 1.0  # held while the smile is
     assert max(m.held for m in samples if m.timestamp > 3.5) < 0.5  # at rest after it
+
+
+def test_a_pairs_flow_serves_the_other_frame_as_warping_the_whole_flow_would():
+    """The flow of frames t → t + w is measured in one crop; frame t + w's motion back to t comes from it by
+    carrying t + w's region boxes into that crop. Reference: the slow way, the whole flow warped into the
+    other crop, reversed, and the head's motion fitted again there (what the spotter did before)."""
+    smile = ExpressionEvent({"6": 2.0, "12": 2.0}, onset_s=0.3, apex_s=0.6, offset_s=1.2)
+    frames, _ = render_sequence("astronaut", [smile], fps=FPS, duration_s=1.4, seed=3, nuisances=NOISE,
+                                distractors=(Distractor("head", 0.2, 0.8),))
+    faces = [face for face, _ in _track(frames)]
+    checked = 0
+    for owner, other in ((faces[2], faces[18]), (faces[5], faces[20]), (faces[18], faces[36])):
+        to_owner = spotting_signal.register(other, owner)
+        moved = cv2.warpAffine(other.image, to_owner, (owner.size,) * 2, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+        flow = spotting_signal.compute_flow(moved, owner.image, "dis_fast")
+        pair = spotting_signal.PairFlow(flow, spotting_signal.head_motion(flow, step=8), owner, to_owner, False)
+        boxes = spotting_signal.region_boxes(spotting_signal.SPOTTING_REGIONS, other.landmarks, other.size)
+        back = spotting_signal.register(owner, other)
+        warped = cv2.warpAffine(flow, back, (other.size,) * 2, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        reference = spotting_signal.region_motion(-(warped @ back[:, :2].T.astype(np.float32)), boxes)
+        got = pair.motion_at_other(boxes)
+        assert reference.max() > 0.5  # the smile moved the face between the two frames
+        assert np.all(np.abs(got - reference) <= 0.03 + 0.07 * reference), (got, reference)
+        checked += 1
+    assert checked == 3
+
+
+def test_the_fast_median_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 11, 120, 512):
+        for dtype in (np.float32, np.float64):
+            values = rng.normal(0.0, 2.0, n).astype(dtype)
+            values[: n // 3] = values[0]  # ties
+            assert np.float64(median(values)).tobytes() == np.float64(np.median(values)).tobytes()
+
+
+def test_region_boxes_are_centred_on_their_landmarks_and_clipped_to_the_crop():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        landmarks = rng.uniform(-20, 150, (478, 2)).astype(np.float32)
+        for region, box in zip(SPOTTING_REGIONS, region_boxes(SPOTTING_REGIONS, landmarks, 128)):
+            cx, cy = landmarks[list(region.landmarks)].mean(axis=0)
+            half = region.size * 128 / 2
+            x0, y0 = (int(round(np.clip(c - half, 0, 126))) for c in (cx, cy))
+            x1, y1 = int(round(np.clip(cx + half, x0 + 2, 128))), int(round(np.clip(cy + half, y0 + 2, 128)))
+            assert tuple(box) == (x0, y0, x1, y1)
