@@ -129,7 +129,7 @@ def register(moving: AlignedFace, reference: AlignedFace) -> np.ndarray:
 class PairFlow:
     """The one flow of a pair of frames: measured in ``owner``'s crop, from the other frame's crop carried
     onto it by ``to_owner`` (``register``); with the head's rigid motion in it and whether something covers
-    the face. It serves both frames (``motion_at_owner``, ``motion_at_other``)."""
+    the face. It serves both frames (``region_motion`` in the owner's crop, ``motion_at_other``)."""
 
     flow: np.ndarray  # (H, W, 2) float32, other frame → owner, in the owner's crop
     head: np.ndarray  # the head's rigid motion in ``flow`` (app.flow.head_motion)
@@ -137,17 +137,14 @@ class PairFlow:
     to_owner: np.ndarray  # (2, 3) the other crop → the owner's crop
     covered: bool
 
-    def motion_at_owner(self, boxes: np.ndarray) -> np.ndarray:
-        """Regional motion at boxes of the owner's crop."""
-        return np.linalg.norm(_region_vectors(self.flow, boxes, self.head), axis=1)
-
     def motion_at_other(self, boxes: np.ndarray) -> np.ndarray:
         """Regional motion of the opposite direction (owner → other frame) at boxes of the other frame's crop.
 
         Each box is carried into the owner's crop (centre through ``to_owner``, sides scaled), its motion
         measured there and carried back; reversing a vector keeps its length, the similarity scales it.
-        This replaces warping the whole flow into the other crop and fitting the head's motion again
-        (measured: the same regional motion within a few hundredths of a pixel, at a fifth of the cost)."""
+        This replaces warping the whole flow into the other crop and fitting the head's motion again, at
+        about half the cost (measured on rendered faces turning their heads: within 0.06 px + 7 % of that
+        region motion; on a real 640x360 clip median 1.4 % of it, and the same events there)."""
         (a, b, tx), (c, d, ty) = self.to_owner
         scale, size = abs(a * d - b * c) ** 0.5, self.owner.size
         low, high = boxes[:, :2], boxes[:, 2:]

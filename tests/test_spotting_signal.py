@@ -158,7 +158,7 @@ def test_a_pairs_flow_serves_the_other_frame_as_warping_the_whole_flow_would():
         reference = spotting_signal.region_motion(-(warped @ back[:, :2].T.astype(np.float32)), boxes)
         got = pair.motion_at_other(boxes)
         assert reference.max() > 0.5  # the smile moved the face between the two frames
-        assert np.all(np.abs(got - reference) <= 0.03 + 0.07 * reference), (got, reference)
+        assert np.all(np.abs(got - reference) <= 0.06 + 0.07 * reference), (got, reference)
         checked += 1
     assert checked == 3
 
