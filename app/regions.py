@@ -50,7 +50,7 @@ def region_boxes(regions: tuple[Region, ...], crop_landmarks: np.ndarray, crop_s
     return np.column_stack([low, high]).astype(np.int64)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _layout(regions: tuple[Region, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The regions' landmark indices end to end, where each region starts, its landmark count, its size."""
     counts = np.array([len(r.landmarks) for r in regions])
