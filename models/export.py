@@ -22,7 +22,7 @@ from torch import nn
 
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
-from models.epir import EPIR, architecture_card, load_checkpoint
+from models.epir import EPIR, EPIREnsemble, architecture_card, ensemble_size, load_checkpoint
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -42,7 +42,7 @@ class ExportCheck:
 class _OnnxOutputs(nn.Module):
     """The exported signature: the runtime needs logits and attention, not the training embedding."""
 
-    def __init__(self, model: EPIR):
+    def __init__(self, model: EPIR | EPIREnsemble):
         super().__init__()
         self.model = model
 
@@ -51,7 +51,7 @@ class _OnnxOutputs(nn.Module):
         return logits, attention
 
 
-def complete_card(model: EPIR, card: ModelCard) -> ModelCard:
+def complete_card(model: EPIR | EPIREnsemble, card: ModelCard) -> ModelCard:
     """The card with what the model itself knows filled in, after checking it agrees with the model."""
     c = model.config
     problems = []
@@ -67,12 +67,12 @@ def complete_card(model: EPIR, card: ModelCard) -> ModelCard:
     return replace(
         card,
         attention_grid=c.grid,
-        architecture={**card.architecture, **architecture_card(c)},
+        architecture={**card.architecture, **architecture_card(c, ensemble_size(model))},
         caveats=caveats,
     )
 
 
-def to_onnx(model: EPIR, path: str | Path) -> None:
+def to_onnx(model: EPIR | EPIREnsemble, path: str | Path) -> None:
     """Trace ``model`` (a copy, in eval and export mode) into an ONNX file without metadata."""
     traced = _OnnxOutputs(copy.deepcopy(model).eval().set_export(True))
     c = model.config
@@ -92,7 +92,7 @@ def to_onnx(model: EPIR, path: str | Path) -> None:
         )
 
 
-def export_onnx(model: EPIR, card: ModelCard, path: str | Path, seed: int = 0) -> ExportCheck:
+def export_onnx(model: EPIR | EPIREnsemble, card: ModelCard, path: str | Path, seed: int = 0) -> ExportCheck:
     """Write ``model`` with ``card`` to ``path`` and verify it; return what the check measured.
 
     The card's ``attention_grid`` and ``architecture`` are filled from the model; classes and input
@@ -113,7 +113,7 @@ def export_onnx(model: EPIR, card: ModelCard, path: str | Path, seed: int = 0) -
     return verify(model, card, path, seed)
 
 
-def verify(model: EPIR, card: ModelCard, path: Path, seed: int = 0) -> ExportCheck:
+def verify(model: EPIR | EPIREnsemble, card: ModelCard, path: Path, seed: int = 0) -> ExportCheck:
     """ONNX Runtime (CPU provider) vs PyTorch (``model`` in eval mode) on random inputs, and the metadata round trip."""
     import onnxruntime as ort
 
@@ -139,7 +139,7 @@ def verify(model: EPIR, card: ModelCard, path: Path, seed: int = 0) -> ExportChe
     return ExportCheck(CHECK_BATCHES, logit_diff, attention_diff)
 
 
-def card_from_checkpoint(checkpoint: dict[str, Any], model: EPIR, overrides: dict[str, Any]) -> ModelCard:
+def card_from_checkpoint(checkpoint: dict[str, Any], model: EPIR | EPIREnsemble, overrides: dict[str, Any]) -> ModelCard:
     """Model card from what the checkpoint recorded, updated by ``overrides`` (the --card-json keys)."""
     values: dict[str, Any] = {
         "name": "EPIR",

@@ -16,6 +16,20 @@ from torch import nn
 _EPS = 1e-6
 
 
+def conv_stem(in_channels: int, widths: tuple[int, ...]) -> nn.Module:
+    """Early convolutions (Xiao et al. 2021): 3x3 conv + BatchNorm + GELU per width, stride 1.
+
+    On 442 training images a small CNN beat every patch-only transformer tried (README, MEGC2019): local
+    filters give the tokenizer the inductive bias the data is too small to learn. Stride 1 keeps the
+    28x28 resolution, so the patch grid (and the attention map) stays the same.
+    """
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU()]
+        in_channels = width
+    return nn.Sequential(*layers)
+
+
 class ShiftedPatchTokenizer(nn.Module):
     """DNSPT: shifted patch tokenization with Dual PatchNorm.
 
@@ -23,6 +37,8 @@ class ShiftedPatchTokenizer(nn.Module):
     copies so that each patch sees its neighbours' pixels; Dual PatchNorm (Kumar et al. 2023) puts a
     LayerNorm before and after the patch projection. The paper's "refined spatial transformation" is
     reconstructed as the shift amount and the border padding (``shift_pixels``, ``shift_padding``).
+    With ``stem`` widths, a convolutional stem (``conv_stem``) turns the input into feature maps first,
+    and the patches are cut from those.
     """
 
     def __init__(
@@ -35,12 +51,15 @@ class ShiftedPatchTokenizer(nn.Module):
         shift_pixels: int,
         shift_padding: str,
         dual_norm: bool,
+        stem: tuple[int, ...] = (),
     ):
         super().__init__()
         self.patch = patch_size
         self.grid = image_size // patch_size
         self.shift = shift_pixels if shifted else 0
         self.padding = shift_padding
+        self.stem = conv_stem(in_channels, stem) if stem else nn.Identity()
+        in_channels = stem[-1] if stem else in_channels
         channels = in_channels * (5 if shifted else 1)
         self.channels = channels
         features = channels * patch_size * patch_size
@@ -61,7 +80,7 @@ class ShiftedPatchTokenizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, C, H, W] -> [N, grid*grid, dim], tokens in row-major patch order."""
-        x = self.shifted_copies(x)
+        x = self.shifted_copies(self.stem(x))
         g, p = self.grid, self.patch
         x = x.reshape(-1, self.channels, g, p, g, p).permute(0, 2, 4, 3, 5, 1)
         x = x.reshape(-1, g * g, p * p * self.channels)

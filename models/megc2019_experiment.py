@@ -8,8 +8,10 @@ Without it the protocol is LOSO, as in ``train``. The recipe is the shipped one
 (``models/megc2019_recipe.py``) overridden by ``--config-json``'s "model" and "train" keys. Appends
 ``NAME, UF1/UAR, per-dataset UF1/UAR, parameters, seconds, config`` to ``--log``, one line per seed and,
 with several seeds, one ``NAME/mean`` line: on these 442 samples two seeds of one recipe differ by up to
-0.05 UF1, so a recipe is compared by its mean over seeds. The README's experiment log and ablation table
-are these lines.
+0.05 UF1, so a recipe is compared by its mean over seeds. With several seeds a ``NAME/ensemble`` line also
+scores the seeds' models as one ensemble (log-probabilities averaged, which ranks the classes as averaged
+logits do): what folding those models into one file would reach. The README's experiment log and ablation
+table are these lines.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from models.datasets.cache import read_published
 from models.datasets.megc2019_flows import NAME, SPEC
 from models.epir import EPIR, EPIRConfig, count_parameters
 from models.megc2019_recipe import RECIPE
+from models.metrics import confusion_matrix, scores
 from models.train import TrainConfig, run_loso
 from models.train_cmd import per_dataset_scores, read_config_json
 
@@ -37,6 +40,22 @@ def grouped_subjects(subjects: list[str], k: int) -> list[str]:
         return list(subjects)
     group = {name: f"group{i % k}" for i, name in enumerate(sorted(set(subjects)))}
     return [group[s] for s in subjects]
+
+
+def composite_scores(y: np.ndarray, predictions: np.ndarray, datasets: list[str], n_classes: int) -> dict[str, dict]:
+    """UF1/UAR of the composite and of each source dataset."""
+    composite = scores(confusion_matrix(y, predictions, n_classes))
+    return {"composite": {"uf1": composite.uf1, "uar": composite.uar},
+            **per_dataset_scores(y, predictions, datasets, n_classes)}
+
+
+def ensemble_predictions(log_probs: list[np.ndarray]) -> np.ndarray:
+    """Class of each sample under the mean of the members' log-probabilities.
+
+    log softmax differs from the logits by one constant per sample and member, so this is the argmax of
+    the averaged logits, the ensemble an exported file would compute.
+    """
+    return np.mean(log_probs, axis=0).argmax(axis=1)
 
 
 def log_line(name: str, scores: dict[str, dict[str, float]], parameters: int, seconds: float, config: dict) -> str:
@@ -68,19 +87,23 @@ def main() -> int:
     y = np.array([data.classes.index(s.label) for s in data.samples])
     groups = grouped_subjects([s.subject for s in data.samples], args.kfold)
     datasets = [s.dataset for s in data.samples]
-    parameters = count_parameters(EPIR(model_config))
+    parameters = count_parameters(EPIR(model_config)) * config.ensemble
     seeds = [int(v) for v in args.seeds.split(",")]
     rows = []
+    log_probs = []  # per seed, (N, K) out-of-fold log-probabilities
     for seed in seeds:
         started = time.perf_counter()
         result = run_loso(x, y, groups, data.classes, model_config, replace(config, seed=seed), SPEC.channels,
                           workers=args.workers)
-        parts = per_dataset_scores(y, result.predictions, datasets, len(data.classes))
-        scores = {"composite": {"uf1": result.scores.uf1, "uar": result.scores.uar}, **parts}
-        rows.append((f"{args.name}/seed{seed}" if len(seeds) > 1 else args.name, scores, time.perf_counter() - started))
+        log_probs.append(np.log(np.clip(result.probabilities, 1e-12, None)))
+        rows.append((f"{args.name}/seed{seed}" if len(seeds) > 1 else args.name,
+                     composite_scores(y, result.predictions, datasets, len(data.classes)), time.perf_counter() - started))
     if len(seeds) > 1:
+        seconds = sum(r[2] for r in rows)
         mean = {key: {m: float(np.mean([r[1][key][m] for r in rows])) for m in ("uf1", "uar")} for key in rows[0][1]}
-        rows.append((f"{args.name}/mean", mean, sum(r[2] for r in rows)))
+        ensemble = ensemble_predictions(log_probs)
+        rows.append((f"{args.name}/mean", mean, seconds))
+        rows.append((f"{args.name}/ensemble", composite_scores(y, ensemble, datasets, len(data.classes)), seconds))
     args.log.parent.mkdir(parents=True, exist_ok=True)
     with args.log.open("a") as handle:
         for name, scores, seconds in rows:

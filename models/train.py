@@ -12,13 +12,13 @@ import math
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 import torch
 
-from models.epir import EPIR, EPIRConfig
+from models.epir import EPIR, EPIRConfig, EPIREnsemble
 from models.losses import class_weights, objective, supcon_loss
 from models.metrics import Scores, confusion_matrix, scores
 
@@ -43,11 +43,14 @@ class TrainConfig:
     shift: int = 0  # random translation of the whole input by up to this many pixels (edge replicated)
     mixup: float = 0.0  # Beta(mixup, mixup) mixing of inputs and labels within a batch; 0 = off
     seed: int = 0
+    ensemble: int = 1  # models trained with seeds seed, seed+1, ... and run as one (logits averaged)
     threads: int = 1  # torch threads per training process (the train command: cores / workers)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss {self.loss!r} not in {list(LOSSES)}")
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble {self.ensemble} must be at least 1")
 
 
 def flip_signs(channels: tuple[str, ...]) -> torch.Tensor:
@@ -88,8 +91,19 @@ def learning_rate(config: TrainConfig, step: int, total: int, per_epoch: int) ->
 
 
 def train_model(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: TrainConfig,
-                channels: tuple[str, ...], on_epoch: Callable[[int, float], None] | None = None) -> EPIR:
-    """Train a fresh EPIR on (x, y) for exactly ``config.epochs`` epochs; returns it in eval mode."""
+                channels: tuple[str, ...], on_epoch: Callable[[int, float], None] | None = None) -> EPIR | EPIREnsemble:
+    """Train ``config.ensemble`` fresh EPIRs on (x, y), seeds ``seed``, ``seed + 1``, ...; in eval mode.
+
+    One member is returned as it is; several as one ``EPIREnsemble``. ``on_epoch`` hears every member's epochs.
+    """
+    members = [train_member(x, y, model_config, replace(config, seed=config.seed + i), channels, on_epoch)
+               for i in range(config.ensemble)]
+    return members[0] if len(members) == 1 else EPIREnsemble(members).eval()
+
+
+def train_member(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: TrainConfig,
+                 channels: tuple[str, ...], on_epoch: Callable[[int, float], None] | None = None) -> EPIR:
+    """Train a fresh EPIR on (x, y) for exactly ``config.epochs`` epochs with ``config.seed``; in eval mode."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -144,7 +158,7 @@ def mixup_step(model: EPIR, x: torch.Tensor, y: torch.Tensor, weights: torch.Ten
 
 
 @torch.no_grad()
-def predict(model: EPIR, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict(model: EPIR | EPIREnsemble, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities (N, K)."""
     model.eval()
     out = [torch.softmax(model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], np.float32)))[0], dim=1)

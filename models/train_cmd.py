@@ -179,13 +179,13 @@ def main(args: argparse.Namespace) -> int:
                "per_dataset": {k: {m: d[m] for m in ("uf1", "uar", "accuracy", "samples")} for k, d in per_dataset.items()}}
     report = {**training, "classes": list(data.classes), **loso.as_dict(), "per_dataset": per_dataset,
               "calibration": asdict(calibration), "model": asdict(model_config),
-              "parameters": count_parameters(EPIR(model_config)), "input": asdict(spec), "excluded": data.excluded,
+              "parameters": count_parameters(EPIR(model_config)) * config.ensemble, "input": asdict(spec), "excluded": data.excluded,
               "failed": prepared.failed, "loso_seconds": round(loso_seconds, 1)}
     plot_confusion(loso.confusion, data.classes,
                    f"{data.name} LOSO: UF1 {s.uf1:.3f}, UAR {s.uar:.3f}", args.out / "confusion.png")
     (args.out / "metrics.json").write_text(strict_json.dumps(report, indent=2))
 
-    bar = tqdm(total=config.epochs, desc="final model (all subjects)")
+    bar = tqdm(total=config.epochs * config.ensemble, desc="final model (all subjects)")
     model = train_model(x, y, model_config, config, spec.channels, on_epoch=lambda e, loss: bar.update())
     bar.close()
     caveats = (SYNTHETIC_CAVEAT,) if synthetic else RESEARCH_CAVEATS.get(data.name, ())

@@ -125,3 +125,22 @@ def test_weights_that_do_not_fit_the_configuration_are_a_clear_error(tmp_path):
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     with pytest.raises(InputError, match="junk.pt"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_conv_stem_keeps_the_patch_grid_and_survives_a_checkpoint(tmp_path):
+    config = TINY.with_overrides(["conv_stem=4,8", "shifted_patches=false"])
+    assert config.conv_stem == (4, 8) and EPIRConfig(conv_stem=[4]).conv_stem == (4,)
+    model = EPIR(config).train()
+    model(torch.randn(8, 3, 16, 16))  # moves the BatchNorm running statistics away from their initial values
+    model.eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        logits, attention, _ = model(x)
+    assert attention.shape == (2, *TINY.grid) and torch.allclose(attention.sum(dim=(1, 2)), torch.ones(2), atol=1e-5)
+    path = tmp_path / "stem.pt"
+    save_checkpoint(path, model, ["negative", "positive", "surprise"])
+    loaded, _ = load_checkpoint(path, expected=config)
+    with torch.no_grad():
+        assert torch.equal(logits, loaded(x)[0])
+    with pytest.raises(ValueError, match="conv_stem"):
+        EPIRConfig(conv_stem=(0,))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -13,7 +14,7 @@ import torch
 from app.cli import main as cli_main
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
-from models.epir import EPIR, EPIRConfig, save_checkpoint
+from models.epir import EPIR, EPIRConfig, EPIREnsemble, load_checkpoint, save_checkpoint
 from models.export import export_onnx
 
 TINY = EPIRConfig(
@@ -94,3 +95,29 @@ def test_export_command(tmp_path, capsys):
     assert card.synthetic and card.metrics == {"uar": 0.9} and card.input.height == 16
     assert "synthetic" in capsys.readouterr().out
     assert cli_main(["export", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
+
+
+def test_conv_stem_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    model = EPIR(replace(TINY, conv_stem=(4, 8))).train()
+    model(torch.randn(8, 3, 16, 16))  # BatchNorm running statistics that are not the identity
+    check = export_onnx(model.eval(), tiny_card(), tmp_path / "stem.onnx")
+    assert check.max_logit_diff < 1e-4 and check.max_attention_diff < 1e-4
+
+
+def test_ensemble_exports_as_one_file_with_parity_and_says_so(tmp_path):
+    torch.manual_seed(0)
+    ensemble = EPIREnsemble([EPIR(TINY), EPIR(TINY)]).eval()
+    check = export_onnx(ensemble, tiny_card(), tmp_path / "ensemble.onnx")
+    assert check.max_logit_diff < 1e-4 and check.max_attention_diff < 1e-4
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "ensemble.onnx")).metadata_props}
+    card = ModelCard.from_metadata(props, "ensemble.onnx")
+    assert card.architecture["ensemble"]["members"] == 2 and card.attention_grid == TINY.grid
+    save_checkpoint(tmp_path / "ensemble.pt", ensemble, CLASSES)
+    loaded, checkpoint = load_checkpoint(tmp_path / "ensemble.pt", expected=TINY)
+    assert checkpoint["members"] == 2 and isinstance(loaded, EPIREnsemble)
+    flow = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded(flow)[0], ensemble(flow)[0])
+    with pytest.raises(ValueError, match="at least two"):
+        EPIREnsemble([EPIR(TINY)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from app.model_card import ModelCard
-from models.epir import EPIRConfig
+from models.epir import EPIRConfig, EPIREnsemble
 from models.losses import class_weights, supcon_loss
 from models.metrics import confusion_matrix, scores
 from models.train import TrainConfig, flip_signs, loso_folds, predict, run_loso, train_model
@@ -89,6 +90,21 @@ def test_fold_predictions_come_from_the_model_after_the_last_epoch():
     assert np.allclose(predict(model, x[first.test]), result.folds[0].probabilities, atol=1e-5)
     assert result.confusion.sum() == len(y)
     assert set(result.as_dict()) >= {"uf1", "uar", "accuracy", "confusion", "folds"}
+
+
+def test_ensemble_is_its_members_trained_with_consecutive_seeds_logits_averaged():
+    x, y, _ = separable(n_per_class=2, subjects=1)
+    ensemble = train_model(x, y, TINY, replace(FAST, ensemble=2, seed=3), CHANNELS)
+    assert isinstance(ensemble, EPIREnsemble) and len(ensemble.members) == 2
+    first, second = (train_model(x, y, TINY, replace(FAST, seed=s), CHANNELS) for s in (3, 4))
+    inputs = torch.from_numpy(x)
+    with torch.no_grad():
+        logits, attention, _ = ensemble(inputs)
+        assert torch.allclose(logits, (first(inputs)[0] + second(inputs)[0]) / 2, atol=1e-5)
+        assert not torch.allclose(first(inputs)[0], second(inputs)[0], atol=1e-3)
+    assert torch.allclose(attention.sum(dim=(1, 2)), torch.ones(len(x)), atol=1e-5)
+    with pytest.raises(ValueError, match="ensemble"):
+        TrainConfig(ensemble=0)
 
 
 def test_parallel_folds_match_serial():
@@ -192,7 +208,17 @@ def test_experiment_averages_seeds_and_logs_each(tmp_path, monkeypatch):
         "--workers", "1", "--log", str(log), "--config-json", '{"train": {"epochs": 1, "warmup_epochs": 0}}'])
     assert megc2019_experiment.main() == 0
     lines = [line.split("\t") for line in log.read_text().splitlines()]
-    assert [line[0] for line in lines] == ["row/seed0", "row/seed1", "row/mean"]
+    assert [line[0] for line in lines] == ["row/seed0", "row/seed1", "row/mean", "row/ensemble"]
     uf1 = [float(line[1].split()[1]) for line in lines]
     assert uf1[2] == pytest.approx((uf1[0] + uf1[1]) / 2, abs=1e-4)
     assert json.loads(lines[2][-1]) == {"kfold": 2, "seeds": [0, 1], "train": {"epochs": 1, "warmup_epochs": 0}}
+
+
+def test_experiment_ensemble_averages_logits_not_probabilities():
+    from models.megc2019_experiment import ensemble_predictions
+
+    confident = np.log([[0.90, 0.09, 0.01]])
+    split = np.log([[0.01, 0.49, 0.50]])
+    # Averaged probabilities would pick class 0 (0.455); averaged log-probabilities (logits) pick class 1.
+    assert ensemble_predictions([confident, split]).tolist() == [1]
+    assert ensemble_predictions([confident]).tolist() == [0]
