@@ -148,6 +148,9 @@ def test_live_analysis_paints_frames_and_stops_cleanly(qtbot, window, clip, mess
     assert window.view.state in ("tracking", "candidate", "spotted", "classified")
     qtbot.keyClick(window, "m")
     qtbot.waitUntil(lambda: len(window.store.marks) == 1, timeout=2_000)
+    # the spotted event's label delay reaches the window (the app's live measurement prints it)
+    qtbot.waitUntil(lambda: window.store.progress.label_delay_p95_ms is not None, timeout=20_000)
+    assert window.store.events and 0 < window.store.progress.label_delay_p95_ms < 10_000
     assert not messages
     window.stop_analysis()
 

@@ -282,7 +282,7 @@ class Run:
         span = finished[-1] - finished[0] if len(finished) > 1 else 0.0
         fps = (len(finished) - 1) / span if span > 0 else 0.0
         s = pipeline.stats
-        return ProgressInfo(s.processed, s.dropped, fps, latency, done, s.no_face)
+        return ProgressInfo(s.processed, s.dropped, fps, latency, done, s.no_face, s.live.label_delay.percentile(95))
 
 
 # --- the controller ------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Plays a clip (default: the bundled demo) as a camera, looping, through the real window, and prints
 every ``--every`` seconds: display latency from the moment the source delivered a frame to the moment
 the view painted it (p50/p95), the UI's paint rate and longest event-loop stall, the analysis rate,
-dropped frames, the process's resident memory, the cores it used and the machine's load average (a late
-rise in latency with the load risen with it is another program's doing, not the session's length).
+dropped frames, the label delay (spotter decision → label, p95 since the start), the process's resident
+memory, the cores it used and the machine's load average (a late rise in latency with the load risen with
+it is another program's doing, not the session's length).
 Without a screen it paints offscreen.
 """
 
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"live analysis of {args.clip} (looping) for {args.minutes:g} min; platform {app.platformName()}; "
           f"{window.model_label.text()}, {window.provider_label.text()}", flush=True)
     print(f"{'t (s)':>7} {'RSS MB':>8} {'paint/s':>8} {'lat p50':>8} {'lat p95':>8} {'stall ms':>9} "
-          f"{'analysed/s':>11} {'dropped':>8} {'events':>7} {'cores':>6} {'load':>6}", flush=True)
+          f"{'analysed/s':>11} {'dropped':>8} {'events':>7} {'label p95':>10} {'cores':>6} {'load':>6}", flush=True)
     rows: list[tuple[float, float]] = []
     cpu = [time.process_time()]
 
@@ -119,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         rss = rss_mb()
         rows.append((now - started, rss))
         cores = (time.process_time() - cpu[0]) / (now - last[0])
+        delay = store.progress.label_delay_p95_ms if store else None
         print(f"{now - started:7.0f} {rss:8.1f} {paints[0] / (now - last[0]):8.1f} {np.nanpercentile(lat, 50):8.1f} "
               f"{np.nanpercentile(lat, 95):8.1f} {stall[0] * 1000:9.1f} {rate:11.1f} "
-              f"{store.progress.dropped if store else 0:8d} {len(store.events) if store else 0:7d} {cores:6.2f} "
+              f"{store.progress.dropped if store else 0:8d} {len(store.events) if store else 0:7d} {'-' if delay is None else f'{delay:.0f}':>10} {cores:6.2f} "
               f"{os.getloadavg()[0]:6.1f}", flush=True)
         latencies.clear()
         paints[0], stall[0], last[0], last[1], cpu[0] = 0, 0.0, now, processed, time.process_time()

@@ -143,6 +143,7 @@ class ProgressInfo:
     latency_ms: float = 0.0  # frame arrival → its result, recent (smoothed)
     done: bool = False
     no_face: int = 0  # frames analysed without a face
+    label_delay_p95_ms: float | None = None  # spotter decision → label, 95th percentile over this run
 
 
 @dataclass
