@@ -10,9 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from app.model_card import InputSpec, ModelCard
+
+
+def card_in(path: Path) -> ModelCard:
+    """The model card inside an ONNX file, read back through ONNX Runtime as the app reads it."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map, str(path))
 
 
 def tiny_card(classes=("negative", "positive", "surprise"), grid=(7, 7), **training) -> ModelCard:

@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
-import onnxruntime as ort
 import pytest
 
 from app.model_card import ModelCard
+from tests.onnx_fixtures import card_in
 from models.make_default import HELD_OUT, PROTOCOL, TRAINING_PEOPLE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +28,7 @@ def metrics() -> dict:
 
 @pytest.fixture(scope="module")
 def card() -> ModelCard:
-    path = DEFAULT / "epir_synthetic.onnx"
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map, str(path))
+    return card_in(DEFAULT / "epir_synthetic.onnx")
 
 
 @pytest.fixture(scope="module")

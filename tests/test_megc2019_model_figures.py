@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
-import onnxruntime as ort
 import pytest
 
 from app.model_card import ModelCard
+from tests.onnx_fixtures import card_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "megc2019"
@@ -28,9 +28,7 @@ def metrics() -> dict:
 
 @pytest.fixture(scope="module")
 def card() -> ModelCard:
-    path = SHIPPED / "epir_megc2019.onnx"
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map, str(path))
+    return card_in(SHIPPED / "epir_megc2019.onnx")
 
 
 def test_metrics_json_and_the_onnx_card_agree(metrics, card):
