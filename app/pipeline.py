@@ -1,8 +1,8 @@
 """The streaming analysis engine: source → face → alignment → spotting → flow → classifier.
 
 ``run`` spreads the work over the cores as threads joined by bounded channels: capture (decoding),
-face (MediaPipe mesh, alignment, pose), spotting (DIS flows), and classification (TV-L1 + EPIR) in a
-worker of its own; OpenCV, MediaPipe and ONNX Runtime release the GIL, so the stages really overlap.
+face (MediaPipe mesh, blendshapes, track ids), spotting (alignment, pose, DIS flows), and
+classification (TV-L1 + EPIR) in a worker of its own; OpenCV, MediaPipe and ONNX Runtime release the GIL, so the stages really overlap.
 Each stage runs the same methods, in the same order, as ``process`` does serially, so the results are
 those of a serial run. Frame results come out in frame order. For files every frame is processed and a
 full channel makes its producer wait; for live sources capture never waits for analysis: a frame that
@@ -35,7 +35,7 @@ from app.classifier import Classification, Classifier
 from app.evidence import Evidence, ReadingOptions, build_evidence
 from app.events import NO_FACE_ID, Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
-from app.face_tracks import FaceTracks, TrackOptions
+from app.face_tracks import FaceTracks, TrackedFaces, TrackOptions
 from app.live_figures import LiveFigures
 from app.pose import HeadPose, estimate_head_pose
 from app.regions import eye_aspect_ratio
@@ -117,6 +117,17 @@ class _EventJob:
     evidence: Evidence | None  # read from the blendshape history the spotting stage holds
     motion: MotionContext | None
     decided: float  # time.perf_counter() when the spotter reported it
+
+
+@dataclass(frozen=True)
+class _Detected:
+    """A frame's faces as the face thread found them, before alignment."""
+
+    frame: Frame
+    tracked: TrackedFaces
+    face_ms: float
+    parts: dict[str, float]  # the face tracker's own timings (mesh, detector, blendshapes)
+    arrived: float
 
 
 @dataclass(frozen=True)
@@ -205,19 +216,27 @@ class Pipeline:
     def _track(self, frame: Frame, arrived: float) -> FrameResult:
         """Face stage: the faces of one frame with their track ids, each aligned, with head pose and eye
         aspect ratio."""
-        timings: dict[str, float] = {}
+        return self._align(self._detect(frame, arrived))
+
+    def _detect(self, frame: Frame, arrived: float) -> _Detected:
+        """The face stage's first part (the face thread's work): faces found and matched to their tracks."""
         t0 = time.perf_counter()
         tracked = self.tracks.update(frame.timestamp, self.tracker.detect_all(frame.image))
-        timings["face"] = _ms(t0)
-        parts = dict(self.tracker.timings_ms)
+        return _Detected(frame, tracked, _ms(t0), dict(self.tracker.timings_ms), arrived)
+
+    def _align(self, d: _Detected) -> FrameResult:
+        """The face stage's second part, run on the spotting thread: the face thread, with the face mesh
+        and the blendshapes, is the threaded pipeline's slowest stage."""
+        timings = {"face": d.face_ms}
+        tracked, frame = d.tracked, d.frame
         if not tracked.faces:
-            return FrameResult(frame, (), tracked.missing, timings, parts, arrived, tracked.ended)
+            return FrameResult(frame, (), tracked.missing, timings, d.parts, d.arrived, tracked.ended)
         t0 = time.perf_counter()
         faces = tuple(FaceResult(face, align_face(frame.image, face.landmarks, self.template),
                                  estimate_head_pose(face.landmarks), eye_aspect_ratio(face.landmarks))
                       for face in tracked.faces)
         timings["align"] = _ms(t0)
-        return FrameResult(frame, faces, tracked.missing, timings, parts, arrived, tracked.ended)
+        return FrameResult(frame, faces, tracked.missing, timings, d.parts, d.arrived, tracked.ended)
 
     def _spot(self, tracked: FrameResult) -> list[FrameResult | SpotSample | _EventJob]:
         """Spotting stage: the frame result, then, face by face in id order, the samples and the events
@@ -352,7 +371,7 @@ class Pipeline:
                 if live and len(frames) and time.perf_counter() - item[1] > max_wait:
                     self._dropped(item)  # stale, and a newer frame waits: catch up
                     continue
-                if not tracked.put(self._track(*item)):
+                if not tracked.put(self._detect(*item)):
                     return
 
         def publish(items: list) -> bool:
@@ -366,7 +385,7 @@ class Pipeline:
 
         def spot() -> None:
             while (item := tracked.get()) is not END:
-                if not publish(self._spot(item)):
+                if not publish(self._spot(self._align(item))):
                     return
             publish(self._flush_all())
 
