@@ -32,7 +32,7 @@ from app.align import AlignedFace, AlignmentTemplate, align_face
 from app.blendshapes import BLENDSHAPE_INDEX
 from app.channel import END, Channel, start_stage
 from app.classifier import Classification, Classifier
-from app.evidence import Evidence, ReadingOptions, build_evidence
+from app.evidence import UNCLEAR, Evidence, ReadingOptions, build_evidence
 from app.events import NO_FACE_ID, Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
 from app.face_tracks import FaceTracks, TrackedFaces, TrackOptions
@@ -136,16 +136,26 @@ class _PendingEvent:
     future: Future
 
 
+@dataclass(frozen=True)
+class _Observed:
+    """One frame of a face, as the evidence and the abstention read it."""
+
+    frame: int
+    timestamp: float
+    blendshapes: np.ndarray  # (52,) scores
+    pose_deg: tuple[float, float, float]  # pitch, yaw, roll
+    confidence: float
+
+
 class _FaceState:
-    """What the spotting stage keeps per face track: its spotter, recent aligned crops and, per frame,
-    for the evidence and the abstention: index, blendshapes, pose (degrees), confidence."""
+    """What the spotting stage keeps per face track: its spotter, recent aligned crops and, per frame
+    with blendshapes, what the evidence and the abstention read (``_Observed``)."""
 
     def __init__(self, fps: float, spotter: Spotter):
         self.spotter = spotter
         keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
         self.faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
-        self.history: deque[tuple[int, np.ndarray, tuple[float, float, float], float]] = deque(
-            maxlen=keep + int(round(fps)))
+        self.history: deque[_Observed] = deque(maxlen=keep + int(round(fps)))
         self.last_seen = 0.0  # source time of the face's last frame
 
 
@@ -275,7 +285,7 @@ class Pipeline:
         state.last_seen = frame.timestamp
         if face.blendshapes is not None:
             degrees = tuple(np.degrees((pose.pitch, pose.yaw, pose.roll)))
-            state.history.append((frame.index, face.blendshapes, degrees, face.confidence))
+            state.history.append(_Observed(frame.index, frame.timestamp, face.blendshapes, degrees, face.confidence))
         samples, intervals = state.spotter.push(frame.index, frame.timestamp, tracked.aligned, tracked.ear)
         return self._outputs(tracked.face_id, state, samples, intervals)
 
@@ -295,9 +305,11 @@ class Pipeline:
         return [*samples, *(self._job(face_id, state, interval) for interval in intervals)]
 
     def _job(self, face_id: int, state: _FaceState, interval: SpottedInterval) -> _EventJob:
+        evidence, motion = self._evidence(state, interval)
+        interval = _expression_apex(interval, evidence, state.history)
         faces = dict(state.faces)
         job = _EventJob(self._next_event_id, face_id, interval, faces[interval.onset], faces[interval.apex],
-                        *self._evidence(state, interval), time.perf_counter())
+                        evidence, motion, time.perf_counter())
         self._next_event_id += 1
         self.stats.events += 1
         return job
@@ -324,15 +336,15 @@ class Pipeline:
 
     def _evidence(self, state: _FaceState, interval) -> tuple[Evidence | None, MotionContext | None]:
         """The event's blendshape evidence and the motion around it (None without blendshapes)."""
-        window = [h for h in state.history if h[0] >= interval.onset - round(self.fps)]
-        inside = [i for i, h in enumerate(window) if interval.onset <= h[0] <= interval.offset]
+        window = [h for h in state.history if h.frame >= interval.onset - round(self.fps)]
+        inside = [i for i, h in enumerate(window) if interval.onset <= h.frame <= interval.offset]
         if not inside:
             return None, None
         event = slice(inside[0], inside[-1] + 1)
-        scores = np.stack([h[1] for h in window])
-        evidence = build_evidence([h[0] for h in window[event]], scores[event], self.options.reading)
-        motion = motion_context(np.array([h[2] for h in window]), scores[:, BLENDSHAPE_INDEX["jawOpen"]],
-                                np.array([h[3] for h in window]), event, self.options.abstention)
+        scores = np.stack([h.blendshapes for h in window])
+        evidence = build_evidence([h.frame for h in window[event]], scores[event], self.options.reading)
+        motion = motion_context(np.array([h.pose_deg for h in window]), scores[:, BLENDSHAPE_INDEX["jawOpen"]],
+                                np.array([h.confidence for h in window]), event, self.options.abstention)
         return evidence, motion
 
     def run(self, source: VideoSource, stop: threading.Event | None = None, live: bool | None = None) -> Iterator[Result]:
@@ -427,6 +439,21 @@ class Pipeline:
     def _dropped(self, _item) -> None:
         with self._drop_lock:
             self.stats.dropped += 1
+
+
+def _expression_apex(interval: SpottedInterval, evidence: Evidence | None,
+                     history: deque[_Observed]) -> SpottedInterval:
+    """The event's apex at the expression's peak when the face's own change reads as an expression.
+
+    The spotter's apex is where the face moves most against the frames around it; the apex of an
+    expression is its peak of intensity (MEGC's definition), which is where the blendshapes changed most.
+    The two part when something else moves too: in a smile while talking, the mouth moves most as the
+    smile is released (testMovie.mp4: the spotter's apex 0.3 s after the smile's peak, its flow onset →
+    apex a smile half gone). The classifier's onset → apex flow and the event's apex then show the peak."""
+    if evidence is None or evidence.reading == UNCLEAR or evidence.apex_frame == interval.apex:
+        return interval
+    at = next(h for h in history if h.frame == evidence.apex_frame)
+    return replace(interval, apex=at.frame, apex_time=at.timestamp)
 
 
 def _ms(t0: float) -> float:

@@ -125,5 +125,5 @@ def test_the_pipeline_keeps_head_pose_in_degrees_for_the_abstention(astronaut_bg
     with Pipeline(30.0) as pipeline:
         for i, image in enumerate((astronaut_bgr, tilted)):
             pipeline.process(Frame(i, i / 30, image))
-        rolls = [entry[2][2] for entry in pipeline._states[0].history]  # face 0: the one face
+        rolls = [entry.pose_deg[2] for entry in pipeline._states[0].history]  # face 0: the one face
     assert 15 < abs(rolls[1] - rolls[0]) < 25
