@@ -158,6 +158,11 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         if evidence.laughing() and evidence.held_score >= rule.laugh_smile:
             return Verdict(reading, model_label, f"the face holds an open-mouthed smile (a laugh) and nothing "
                                                  f"else moved; {said}")
+    # A negative reading never speaks alone (speech lowers brows and presses lips): against a model whose
+    # own ``none`` class wins as surely as a model may speak alone, the motion is no expression.
+    if model_none and p >= rule.alone_confidence and reading not in FACE_ALONE:
+        return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}); a {reading} reading "
+                                          "alone is no expression")
     if agrees:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
     why = f"; and {cue}" if cue else ""

@@ -93,6 +93,21 @@ def test_a_model_none_class_does_not_veto_a_clear_reading():
     assert decide("none", four, evidence(mouthSmileLeft=0.03), STILL).label == "none"  # nothing on the face
 
 
+def test_a_negative_reading_against_a_sure_none_class_is_no_expression():
+    """Speech lowers the brows and presses the lips: such a reading never speaks alone, so against a model
+    whose ``none`` class wins at ``alone_confidence`` the motion is other motion; a less sure model
+    leaves it uncertain, and a smile or a surprise reading stays uncertain too (they may speak alone)."""
+    frown = evidence(browDownLeft=0.4, browDownRight=0.4)
+    assert frown.face_reading == "negative"
+    sure = {"negative": 0.01, "positive": 0.01, "surprise": 0.01, "none": 0.97}
+    verdict = decide("none", sure, frown, STILL)
+    assert verdict.label == "none" and "negative reading" in verdict.reason
+    unsure = {"negative": 0.2, "positive": 0.05, "surprise": 0.05, "none": 0.7}
+    assert decide("none", unsure, frown, STILL).label == "uncertain"
+    faint_smile = evidence(mouthSmileLeft=0.4, mouthSmileRight=0.4)
+    assert decide("none", sure, faint_smile, STILL).label == "uncertain"
+
+
 @pytest.mark.parametrize("peaks, motion, label", [
     # a smile is read whatever the head and the jaw do: people smile while talking, laugh with the head back
     ({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8, "jawOpen": 0.2}, MotionContext(2.0, 5, 1.0), "positive"),
