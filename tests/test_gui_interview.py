@@ -139,6 +139,9 @@ def _interview(qtbot, win: MainWindow, clip: Path, tiny_model: Path, messages, t
     view = win.view.events[-1][0]
     assert view.opacity(view.shown_at + HOLD_S + FADE_S + 0.01) == 0.0 and HOLD_S + FADE_S <= 2.0
     assert not any(win.classifier.card.honesty_note in text for text, _ in win.view.label_lines())
+    # the bars are the model's, named as such: the label above them may be the face's reading
+    texts = [text for text, _ in win.view.label_lines()]
+    assert view.event.probabilities and texts[texts.index("EPIR's probabilities:") + 1].startswith("negative")
 
     # 9: O hides every overlay; the heat map's opacity has a control; label text grows with the picture.
     _key(qtbot, Qt.Key_O)

@@ -157,8 +157,8 @@ class VideoView(QWidget):
         return font
 
     def label_lines(self, events: list[tuple[EventView, float]] | None = None) -> list[tuple[str, bool]]:
-        """The newest visible event's label (of ``events``, default every face's) with its age, every class
-        probability, kind and duration. The model's caveat is not here: the window shows it whole in a
+        """The newest visible event's label (of ``events``, default every face's) with its age, the face's
+        evidence, EPIR's probability of every class, kind and duration. The model's caveat is not here: the window shows it whole in a
         banner above the picture."""
         events = self.events if events is None else events
         if not events:
@@ -171,6 +171,8 @@ class VideoView(QWidget):
                   True)]
         if e.evidence is not None:
             lines.append((f"face: {e.evidence_text}", False))
+        if e.probabilities:  # the model's own view, named as such: the label above may differ from it
+            lines.append(("EPIR's probabilities:", False))
         lines += [(f"{name:<10} {percent(prob):>6}", False) for name, prob in e.probabilities.items()]
         lines.append((f"{e.kind_text}, {e.duration_ms:.0f} ms", False))
         return lines
@@ -198,7 +200,7 @@ class VideoView(QWidget):
         p.setBrush(QColor(1, 4, 9, 200))
         p.drawRoundedRect(QRectF(x, y, width, height), 6, 6)
         colour = label_colour(e.label)
-        first = 2 if e.evidence is not None else 1  # the first probability line (after the label and evidence)
+        first = 3 if e.evidence is not None else 2  # the first probability line (label, evidence, heading)
         names, probs = list(e.probabilities), list(e.probabilities.values())
         for i, (text, strong) in enumerate(lines):
             row = QRectF(x + 8, y + 5 + i * fm.height(), width - 16, fm.height())
