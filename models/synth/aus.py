@@ -16,13 +16,14 @@ side, i.e. image left / image right of a frontal, unmirrored face). AU45 (blink)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.regions import eye_centres
 
 MICRO_UNIT = 0.03  # fraction of the eye-centre distance moved at intensity 1
+FLOW_STEPS = 8  # steps of ``flow``
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ class ActionUnit:
     name: str
     controls: tuple[Control, ...]
     sigma: float  # spatial reach of the field, in eye distances
-    anchors: tuple[int, ...] = ()  # landmarks held still (they take part in the weight normalisation)
+    macro: float  # intensity of a full macro-expression (see the module docstring for its grounding)
+    anchors: tuple[int, ...] = ()  # landmarks held still
+    anchor_sigma: float = 0.05  # how far around an anchor the field is held back, in eye distances
 
 
 @dataclass(frozen=True)
@@ -87,66 +90,93 @@ LOWER_LIP = ((84, 314), (181, 405), (91, 321), (146, 375))
 MOUTH_CORNERS = ((61, 291), (78, 308))
 CHIN_SIDES = ((148, 377), (176, 400))
 JAW = ((150, 379), (149, 378))
+# Held still by every expression (not the blink): the nose, the forehead's top and the face's sides sit on
+# bone; a field reaching them would read as a head movement to the spotter as much as to a person.
+BONE = (6, 197, 195, 5, 4, 1, 234, 454, 127, 356, 10, 151, 168)
 
 ACTION_UNITS: dict[int, ActionUnit] = {
     au.number: au
     for au in (
         ActionUnit(
-            1, "inner brow raiser", _pairs(INNER_BROW, (0, -1)) + _pairs(MID_BROW, (0, -0.5)), 0.12,
-            anchors=sum(UPPER_LID, ()),
+            1, "inner brow raiser", _pairs(INNER_BROW, (0, -1)) + _pairs(MID_BROW, (0, -0.5)), 0.15, 5.0,
+            anchors=sum(UPPER_LID + LOWER_LID + EYE_CORNERS, ()),
         ),
         ActionUnit(
-            2, "outer brow raiser", _pairs(OUTER_BROW, (0, -1)) + _pairs(MID_BROW, (0, -0.5)), 0.12,
-            anchors=sum(UPPER_LID, ()),
+            2, "outer brow raiser", _pairs(OUTER_BROW, (0, -1)) + _pairs(MID_BROW, (0, -0.5)), 0.15, 5.0,
+            anchors=sum(UPPER_LID + LOWER_LID + EYE_CORNERS, ()),
         ),
         ActionUnit(
             4, "brow lowerer",
-            _pairs(INNER_BROW, (0.5, 0.85)) + _pairs(MID_BROW, (0.2, 0.6)) + _mid((9,), (0, 0.3)), 0.12,
+            _pairs(INNER_BROW, (0.5, 0.85)) + _pairs(MID_BROW, (0.2, 0.6)) + _mid((9,), (0, 0.3)), 0.14, 6.0,
+            anchors=sum(UPPER_LID + LOWER_LID + EYE_CORNERS, ()),
         ),
-        ActionUnit(5, "upper lid raiser", _pairs(UPPER_LID, (0, -1)), 0.06, anchors=sum(LOWER_LID, ())),
+        ActionUnit(
+            5, "upper lid raiser", _pairs(UPPER_LID, (0, -1)), 0.08, 2.0, anchors=sum(LOWER_LID + EYE_CORNERS, ()),
+            anchor_sigma=0.03,
+        ),
         ActionUnit(
             6, "cheek raiser",
             _pairs(CHEEK, (0, -1)) + _pairs(LOWER_LID[:3], (0, -0.5)) + _pairs(EYE_CORNERS[:1], (-0.2, -0.3)),
-            0.12,
+            0.15, 4.0,
         ),
-        ActionUnit(7, "lid tightener", _pairs(LOWER_LID, (0, -1)) + _pairs(UPPER_LID[:1], (0, 0.3)), 0.06),
+        ActionUnit(
+            7, "lid tightener", _pairs(LOWER_LID, (0, -1)) + _pairs(UPPER_LID[:1], (0, 0.3)), 0.07, 1.5,
+            anchors=sum(EYE_CORNERS, ()), anchor_sigma=0.03,
+        ),
         ActionUnit(
             9, "nose wrinkler",
-            _pairs(NOSE_WING, (0, -1)) + _pairs(INNER_BROW[2:3], (0.2, 0.4)) + _mid((0,), (0, -0.4)), 0.10,
+            _pairs(NOSE_WING, (0, -1)) + _pairs(INNER_BROW[2:3], (0.2, 0.4)) + _mid((0,), (0, -0.4)), 0.12, 3.0,
         ),
         ActionUnit(
             10, "upper lip raiser",
-            _pairs(UPPER_LIP, (0, -1)) + _mid((0,), (0, -1)) + _pairs(NASOLABIAL[:1], (0, -0.5)), 0.08,
+            _pairs(UPPER_LIP, (0, -1)) + _mid((0,), (0, -1)) + _pairs(NASOLABIAL[:1], (0, -0.5)), 0.12, 3.0,
         ),
-        ActionUnit(12, "lip corner puller", _pairs(MOUTH_CORNERS, (-0.7, -0.7)) + _pairs(NASOLABIAL[:1], (-0.3, -0.4)), 0.10),
-        ActionUnit(14, "dimpler", _pairs(MOUTH_CORNERS, (-1, 0)), 0.06),
-        ActionUnit(15, "lip corner depressor", _pairs(MOUTH_CORNERS, (0.1, 1)) + _pairs(LOWER_LIP[3:], (0, 0.4)), 0.10),
+        ActionUnit(
+            12, "lip corner puller", _pairs(MOUTH_CORNERS, (-0.7, -0.7)) + _pairs(NASOLABIAL[:1], (-0.3, -0.4)),
+            0.16, 10.0,
+        ),
+        ActionUnit(14, "dimpler", _pairs(MOUTH_CORNERS, (-1, 0)), 0.12, 4.0),
+        ActionUnit(
+            15, "lip corner depressor", _pairs(MOUTH_CORNERS, (0.1, 1)) + _pairs(LOWER_LIP[3:], (0, 0.4)), 0.15, 4.0,
+        ),
         ActionUnit(
             17, "chin raiser",
-            _mid((18, 200, 199), (0, -1)) + _mid((17,), (0, -0.6)) + _pairs(CHIN_SIDES[1:], (0, -0.6)), 0.12,
+            _mid((18, 200, 199), (0, -1)) + _mid((17,), (0, -0.6)) + _pairs(CHIN_SIDES[1:], (0, -0.6)), 0.15, 4.0,
         ),
-        ActionUnit(20, "lip stretcher", _pairs(MOUTH_CORNERS, (-1, 0.2)) + _pairs(LOWER_LIP[3:], (-0.5, 0.2)), 0.12),
+        ActionUnit(
+            20, "lip stretcher", _pairs(MOUTH_CORNERS, (-1, 0.2)) + _pairs(LOWER_LIP[3:], (-0.5, 0.2)), 0.18, 5.0,
+        ),
         ActionUnit(
             23, "lip tightener",
             _pairs(MOUTH_CORNERS, (0.8, 0)) + _pairs(UPPER_LIP[:2], (0, 0.3)) + _pairs(LOWER_LIP[:2], (0, -0.3)),
-            0.07,
+            0.10, 2.5,
         ),
-        ActionUnit(24, "lip pressor", _mid((0,), (0, 1)) + _mid((17,), (0, -1)) + _pairs(MOUTH_CORNERS, (0.3, 0)), 0.07),
         ActionUnit(
-            25, "lips part", _mid((14,), (0, 1)) + _mid((17,), (0, 1)) + _pairs(LOWER_LIP[:3], (0, 0.8)), 0.08,
-            anchors=(0, 13) + sum(UPPER_LIP[:2], ()),
+            24, "lip pressor", _mid((0,), (0, 1)) + _mid((17,), (0, -1)) + _pairs(MOUTH_CORNERS, (0.3, 0)), 0.10, 2.5,
+        ),
+        ActionUnit(
+            25, "lips part", _mid((14,), (0, 1)) + _mid((17,), (0, 1)) + _pairs(LOWER_LIP[:3], (0, 0.8)), 0.12, 4.0,
+            anchors=(0, 13) + sum(UPPER_LIP[:2], ()), anchor_sigma=0.03,
         ),
         ActionUnit(
             26, "jaw drop",
-            _mid((152, 175, 199, 18, 200, 17), (0, 1)) + _pairs(CHIN_SIDES + JAW, (0, 0.8)), 0.20,
-            anchors=(0, 13),
+            _mid((152, 175, 199, 18, 200, 17, 14), (0, 1)) + _pairs(CHIN_SIDES + JAW, (0, 0.8))
+            + _pairs(LOWER_LIP, (0, 0.9)) + _pairs(MOUTH_CORNERS, (0.1, 0.4)), 0.22, 10.0,
+            anchors=(0, 13) + sum(UPPER_LIP, ()), anchor_sigma=0.045,
         ),
         # Blink: the upper lids travel to their lower partners (directions come from the face itself).
-        ActionUnit(45, "blink", _pairs(UPPER_LID, (0, 0)), 0.05, anchors=sum(LOWER_LID + EYE_CORNERS, ())),
+        ActionUnit(
+            45, "blink", _pairs(UPPER_LID, (0, 0)), 0.05, 1.0, anchors=sum(LOWER_LID + EYE_CORNERS, ()), anchor_sigma=0.025,
+        ),
     )
 }
 BLINK = 45
-BLINK_CLOSURE = 0.9  # fraction of the lid gap closed at intensity 1
+BLINK_CLOSURE = 1.5  # the upper lids' pull at intensity 1, in lid gaps: they close about 70 % of it (``flow`` slows them near the lower lid)
+
+
+def macro_intensity(code: str | int) -> float:
+    """The intensity of AU ``code`` in a full macro-expression (``ActionUnit.macro``)."""
+    return ACTION_UNITS[parse_code(code)[0]].macro
 
 
 def parse_code(code: str | int) -> tuple[int, str]:
@@ -164,8 +194,10 @@ class ControlSet:
     """Control points and their pixel displacements at intensity 1, ready for ``smooth_field``."""
 
     points: np.ndarray  # (K, 2)
-    displacements: np.ndarray  # (K, 2), zero rows for anchors
+    displacements: np.ndarray  # (K, 2)
     sigma: float  # pixels
+    anchors: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (A, 2) held still
+    anchor_sigma: float = 1.0  # pixels
 
 
 def controls(code: str | int, landmarks: np.ndarray, asymmetry: float = 0.0) -> ControlSet:
@@ -188,21 +220,44 @@ def controls(code: str | int, landmarks: np.ndarray, asymmetry: float = 0.0) -> 
                 move = MICRO_UNIT * frame.vector(mirror * c.direction[0], c.direction[1])
             points.append(landmarks[index, :2])
             moves.append(gain * move)
-    for index in au.anchors:
-        points.append(landmarks[index, :2])
-        moves.append(np.zeros(2))
-    return ControlSet(np.array(points, np.float32), np.array(moves, np.float32), au.sigma * frame.unit)
+    held = au.anchors + (() if number == BLINK else BONE)
+    anchors = landmarks[list(held), :2].astype(np.float32).reshape(-1, 2)
+    return ControlSet(np.array(points, np.float32), np.array(moves, np.float32), au.sigma * frame.unit,
+                      anchors, au.anchor_sigma * frame.unit)
+
+
+def flow(x: np.ndarray, y: np.ndarray, velocity, steps: int = FLOW_STEPS) -> tuple[np.ndarray, np.ndarray]:
+    """Where points (x, y) go when carried for unit time by a still velocity field (the AU fields
+    summed with their intensities): ``velocity(x, y) -> (vx, vy)``, midpoint rule in ``steps`` steps.
+
+    A displacement added in one step folds the image where the field changes faster than it moves
+    (by more than its own size over a pixel), which a wide smile or a dropped jaw does at real
+    amplitudes; the flow of a smooth field never folds (it is invertible: the flow of the negated
+    field takes the points back), so the frame is rendered by carrying its pixel grid along the negated
+    field and the landmarks along the field itself."""
+    for _ in range(steps):
+        vx, vy = velocity(x, y)
+        vx, vy = velocity(x + vx / (2 * steps), y + vy / (2 * steps))
+        x, y = x + vx / steps, y + vy / steps
+    return x, y
 
 
 def smooth_field(at: np.ndarray, control_set: ControlSet) -> np.ndarray:
-    """Displacement (N, 2) at points (N, 2): Gaussian-weighted controls, normalised where they overlap.
+    """Displacement (N, 2) at points (N, 2): Gaussian-weighted controls, normalised where they overlap,
+    held back near the anchors.
 
     Dividing by max(1, sum of weights) makes a control move by its own displacement even when
-    neighbouring controls push the same way, and lets anchors hold their region still.
+    neighbouring controls push the same way. Each anchor multiplies the field by 1 - exp(-r^2 / 2s^2)
+    (r its distance, s ``anchor_sigma``): zero on the anchor, no effect a few s away, so a wide field
+    (a brow raise reaching the forehead) leaves the eye still without its own movement shrinking.
     """
     diff = at[:, None, :] - control_set.points[None]
     weights = np.exp(-(diff**2).sum(-1) / (2 * control_set.sigma**2))
-    return (weights @ control_set.displacements) / np.maximum(1.0, weights.sum(1))[:, None]
+    moved = (weights @ control_set.displacements) / np.maximum(1.0, weights.sum(1))[:, None]
+    if len(control_set.anchors):
+        near = ((at[:, None, :] - control_set.anchors[None]) ** 2).sum(-1)
+        moved *= np.prod(1 - np.exp(-near / (2 * control_set.anchor_sigma**2)), axis=1)[:, None]
+    return moved
 
 
 @dataclass(frozen=True)

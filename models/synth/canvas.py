@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from app.align import AlignmentTemplate, apply_affine, similarity_from_eyes
-from models.synth.aus import LocalField, controls, dense_field, smooth_field
+from models.synth.aus import ControlSet, LocalField, controls, dense_field, flow, smooth_field
 from models.synth.photos import load_photo
 
 
@@ -49,6 +49,7 @@ class FaceCanvas:
     asymmetry: float = 0.0  # > 0: the image-left side moves more
     _fields: dict[str, LocalField] = field(default_factory=dict, repr=False)
     _shifts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _controls: dict[str, ControlSet] = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -58,17 +59,47 @@ class FaceCanvas:
     def field(self, code: str) -> LocalField:
         """Dense displacement of AU ``code`` at intensity 1."""
         if code not in self._fields:
-            self._fields[code] = dense_field(self._controls(code), self.image.shape[:2])
+            self._fields[code] = dense_field(self.controls(code), self.image.shape[:2])
         return self._fields[code]
 
     def landmark_shift(self, code: str) -> np.ndarray:
         """(478, 2) landmark displacement of AU ``code`` at intensity 1 (same field as the image)."""
         if code not in self._shifts:
-            self._shifts[code] = smooth_field(self.landmarks, self._controls(code)).astype(np.float32)
+            self._shifts[code] = smooth_field(self.landmarks, self.controls(code)).astype(np.float32)
         return self._shifts[code]
 
-    def _controls(self, code: str):
-        return controls(code, self.landmarks, self.asymmetry)
+    def controls(self, code: str) -> ControlSet:
+        if code not in self._controls:
+            self._controls[code] = controls(code, self.landmarks, self.asymmetry)
+        return self._controls[code]
+
+    def moved_landmarks(self, intensities: dict[str, np.ndarray]) -> np.ndarray:
+        """(n, 478, 2) landmarks carried by the AU fields at ``intensities`` (code → (n,) per frame), by
+        ``flow`` like the image, so the truth and the rendered face agree at any amplitude."""
+        n = len(next(iter(intensities.values()))) if intensities else 0
+        x = np.repeat(self.landmarks[None, :, 0], n, 0).astype(np.float64)
+        y = np.repeat(self.landmarks[None, :, 1], n, 0).astype(np.float64)
+        active = {c: v for c, v in intensities.items() if np.abs(v).max() > 1e-6}
+
+        # Only landmarks within reach of a field move; a frame's velocity is the sum of its active fields.
+        reach = [self.controls(c) for c in active]
+        near = np.zeros(len(self.landmarks), bool)
+        for cs in reach:
+            lo, hi = cs.points.min(0) - 4 * cs.sigma, cs.points.max(0) + 4 * cs.sigma
+            near |= ((self.landmarks >= lo) & (self.landmarks <= hi)).all(1)
+        cols = np.flatnonzero(near)
+
+        def velocity(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            v = np.zeros(px.shape + (2,))
+            for code, values in active.items():
+                rows = np.flatnonzero(np.abs(values) > 1e-6)
+                at = np.stack([px[rows], py[rows]], -1).reshape(-1, 2)
+                v[rows] += values[rows, None, None] * smooth_field(at, self.controls(code)).reshape(len(rows), -1, 2)
+            return v[..., 0], v[..., 1]
+
+        if active:
+            x[:, cols], y[:, cols] = flow(x[:, cols], y[:, cols], velocity)
+        return np.stack([x, y], -1)
 
 
 def face_canvas(photo: str, layout: CanvasLayout = CLIP_LAYOUT, mirrored: bool = False) -> FaceCanvas:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 
+from models.synth.aus import macro_intensity
 from models.synth.canvas import DATASET_LAYOUT
 from models.synth.distractors import random_distractor
 from models.synth.events import ExpressionEvent, blink_event, micro_timing
@@ -26,8 +27,8 @@ ANNOTATION_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "aus", "emot
 CLASSES = ("negative", "positive", "surprise")
 NONE = "none"  # the non-expression class, after the three MEGC classes in logit order
 LIFE_CLASSES = (*CLASSES, NONE)
-MICRO_GAIN = (0.8, 1.3)  # about 1-1.5 px on the 128-px aligned face
-LIFE_MACRO_SHARE, LIFE_MACRO_GAIN = 0.4, (1.5, 4.0)  # several px
+MICRO_GAIN = (0.8, 1.3)  # intensity: about 1-1.5 px on the 128-px aligned face
+LIFE_MACRO_SHARE, LIFE_MACRO_FRACTION = 0.4, (0.4, 1.0)  # of each AU's full macro intensity: several px
 NONE_KINDS = ("speech", "head", "hand", "blink")
 LEAD_S = (0.10, 0.25)  # neutral time before the onset and after the offset
 FIRST_FRAME = 1
@@ -49,8 +50,9 @@ class ClipRecord:
 def clip_event(subject: Subject, class3: str, rng, life: bool = False) -> tuple[ExpressionEvent, float]:
     """An expression of the subject's repertoire and the clip's duration."""
     combo = str(rng.choice(subject.style.combos(class3)))
-    gain = LIFE_MACRO_GAIN if life and rng.random() < LIFE_MACRO_SHARE else MICRO_GAIN
-    aus = {code: subject.style.gain * float(rng.uniform(*gain)) for code in combo.split("+")}
+    macro = life and rng.random() < LIFE_MACRO_SHARE
+    aus = {code: subject.style.gain * (macro_intensity(code) * float(rng.uniform(*LIFE_MACRO_FRACTION)) if macro
+                                       else float(rng.uniform(*MICRO_GAIN))) for code in combo.split("+")}
     onset, apex, offset = micro_timing(rng, rng.uniform(*LEAD_S))
     return ExpressionEvent(aus, onset, apex, offset), offset + rng.uniform(*LEAD_S)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from models.synth.aus import macro_intensity
 from models.synth.canvas import VIDEO_LAYOUT
 from models.synth.clips import CLASSES
 from models.synth.distractors import Distractor, random_distractor
@@ -25,7 +26,7 @@ from models.synth.video import write_video
 GROUND_TRUTH_COLUMNS = ("video", "onset", "apex", "offset", "kind", "aus", "emotion", "class3", "fps")
 MICRO_SHARE = 0.65  # fraction of events that are micro-expressions
 GAP_S = (1.0, 2.5)  # still time between events
-MACRO_GAIN = (2.5, 4.0)
+MACRO_FRACTION = (0.6, 1.0)  # of each AU's full macro intensity (``models.synth.aus``)
 LIFE_HOLD_S = (1.0, 4.0)  # a held macro-expression's plateau
 LIFE_DISTRACTOR_SHARE = 0.6  # gaps that carry a distractor
 LIFE_DISTRACTOR_S = (0.8, 2.5)
@@ -50,7 +51,8 @@ def timeline(subject: Subject, duration_s: float, rng,
             aus = {c: subject.style.gain * float(rng.uniform(0.8, 1.3)) for c in combo.split("+")}
             event = ExpressionEvent(aus, *micro_timing(rng, t))
         else:
-            aus = {c: subject.style.gain * float(rng.uniform(*MACRO_GAIN)) for c in combo.split("+")}
+            aus = {c: subject.style.gain * macro_intensity(c) * float(rng.uniform(*MACRO_FRACTION))
+                   for c in combo.split("+")}
             event = macro_event(rng, aus, t)
             if life and rng.random() < 0.5:
                 hold = float(rng.uniform(*LIFE_HOLD_S))

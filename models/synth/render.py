@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from app import strict_json
-from models.synth.aus import BLINK, face_frame, parse_code
+from models.synth.aus import BLINK, face_frame, flow, parse_code
 from models.synth.canvas import CLIP_LAYOUT, FaceCanvas, face_canvas
 from models.synth.distractors import Distractor, apex_s, au_intensities, draw_hand, hand_path, head_offsets, skin_colour
 from models.synth.events import ExpressionEvent, blink_event
@@ -171,9 +171,7 @@ def plan_sequence(
     gain = 1.0 + _drift(rng, t, nuisances.illumination_drift)
     gradient = _drift(rng, t, nuisances.illumination_drift)
 
-    moved = face.landmarks[None].astype(np.float64).repeat(n, 0)
-    for code, values in intensities.items():
-        moved += values[:, None, None] * face.landmark_shift(code)[None]
+    moved = face.moved_landmarks(intensities) if intensities else face.landmarks[None].astype(np.float64).repeat(n, 0)
     landmarks = (np.einsum("nij,nkj->nki", motion[:, :, :2], moved) + motion[:, None, :, 2]).astype(np.float32)
 
     hand = None
@@ -202,6 +200,38 @@ def _distractor_interval(d: Distractor, t: np.ndarray, fps: float, n: int) -> In
     return Interval(onset, apex, offset, d.kind, "", None, None)
 
 
+def source_map(face: FaceCanvas, intensities: dict[str, float], motion: np.ndarray,
+               grid: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each pixel of a frame samples the canvas: back through the head motion (a (2, 3) canvas →
+    frame transform), then carried back along the AU fields at ``intensities`` (``flow``: never folds)."""
+    xs, ys = grid
+    inv = cv2.invertAffineTransform(motion)
+    map_x = (inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]).astype(np.float32)
+    map_y = (inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]).astype(np.float32)
+    active = {code: value for code, value in intensities.items() if abs(value) > 1e-6}
+    if not active:
+        return map_x, map_y
+    fields = [face.field(code) for code in active]
+    y0, x0 = (min(f.box[k].start for f in fields) for k in (0, 1))
+    y1, x1 = (max(f.box[k].stop for f in fields) for k in (0, 1))
+    field = np.zeros((y1 - y0, x1 - x0, 2), np.float32)  # zero outside: only pixels that sample inside move
+    for value, local in zip(active.values(), fields):
+        field[local.box[0].start - y0:local.box[0].stop - y0, local.box[1].start - x0:local.box[1].stop - x0] \
+            += value * local.values
+    inside = (map_x >= x0) & (map_x < x1) & (map_y >= y0) & (map_y < y1)
+    rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    if not len(rows):
+        return map_x, map_y
+    part = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+    def back(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = cv2.remap(field, x - x0, y - y0, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        return -v[..., 0], -v[..., 1]
+
+    map_x[part], map_y[part] = flow(map_x[part], map_y[part], back)
+    return map_x, map_y
+
+
 def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
     """BGR uint8 frames of a plan, one at a time."""
     height, width = face.image.shape[:2]
@@ -209,16 +239,8 @@ def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
     ramp = (xs[0] - width / 2) / width  # lighting gradient varies along x only
     noise_rng = np.random.default_rng(plan.noise_seed)
     for i in range(plan.truth.n_frames):
-        fx = np.zeros_like(xs)
-        fy = np.zeros_like(ys)
-        for code, values in plan.intensities.items():
-            if abs(values[i]) > 1e-6:
-                local = face.field(code)
-                fx[local.box] += values[i] * local.values[..., 0]
-                fy[local.box] += values[i] * local.values[..., 1]
-        inv = cv2.invertAffineTransform(plan.motion[i])
-        map_x = inv[0, 0] * xs + inv[0, 1] * ys + (inv[0, 2] - fx)
-        map_y = inv[1, 0] * xs + inv[1, 1] * ys + (inv[1, 2] - fy)
+        levels = {code: float(values[i]) for code, values in plan.intensities.items()}
+        map_x, map_y = source_map(face, levels, plan.motion[i], (xs, ys))
         frame = cv2.remap(face.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         if plan.hand is not None and np.isfinite(plan.hand[i, 0]):
             draw_hand(frame, plan.hand[i, :2], plan.hand_size, plan.hand_colour, plan.hand[i, 2] > 0)
