@@ -327,3 +327,27 @@ def test_held_out_label_scoring_pairs_by_iou_and_counts_other_labels_as_misses()
     assert sorted(pairs) == [("negative", "uncertain"), ("positive", "positive")]
     result = label_scores(pairs)
     assert result["matched"] == 2 and result["uf1"] == pytest.approx(0.5) and result["accuracy"] == 0.5
+
+
+@pytest.mark.parametrize("photo, aus, movements, least", [
+    ("grace_hopper", "12", ("lip_corner_pull",), 0.5),  # a real smile: +0.89 (single_face.mp4)
+    ("astronaut", "1+2", ("inner_brow_raise", "outer_brow_raise"), 0.3),  # a real brow raise: up to +0.84
+])
+def test_a_full_macro_expression_moves_the_blendshapes_as_a_real_face_does(photo, aus, movements, least):
+    """Rendered at its full macro intensity and tracked as ``analyze`` tracks (VIDEO mode), a smile or a
+    brow raise moves MediaPipe's real-trained blendshapes well past the 0.15 the evidence reads, and a
+    brow raise no longer narrows the eyes (the old field dragged the lower lids up: ``eyeBlink`` +0.28)."""
+    from app.evidence import MOVEMENTS, movement_values
+    from models.synth.aus import macro_intensity
+    from models.synth.canvas import VIDEO_LAYOUT
+    from models.synth.render import iter_frames, plan_sequence
+
+    face = face_canvas(photo, VIDEO_LAYOUT)
+    event = ExpressionEvent({c: macro_intensity(c) for c in aus.split("+")}, 0.3, 0.6, 1.3, hold_s=0.4)
+    plan = plan_sequence(face, [event], 30, 1.4)
+    with FaceTracker(FaceTrackerOptions(mode=RunningMode.VIDEO)) as video_tracker:
+        values = np.array([movement_values(video_tracker.detect(f).blendshapes) for f in iter_frames(face, plan)])
+    keys = [m.key for m in MOVEMENTS]
+    rise = values[20:30].mean(0) - values[:8].mean(0)  # the held apex against the neutral start
+    assert np.mean([rise[keys.index(k)] for k in movements]) >= least, dict(zip(keys, rise.round(2)))
+    assert rise[keys.index("blink")] < 0.1
