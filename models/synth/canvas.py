@@ -1,8 +1,8 @@
 """A face placed on a fixed-size canvas, with its landmarks and its AU fields cached.
 
 Everything per-face that does not change over time is computed once here (the placed image, the
-landmarks, each AU's dense field at intensity 1), so rendering a frame is a weighted sum of cached
-fields and one ``cv2.remap``.
+landmarks, each AU's controls and dense field at intensity 1), so rendering a frame is a weighted sum of
+cached fields carried by ``aus.flow`` and one ``cv2.remap`` of the image.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class FaceCanvas:
         return self._fields[code]
 
     def landmark_shift(self, code: str) -> np.ndarray:
-        """(478, 2) landmark displacement of AU ``code`` at intensity 1 (same field as the image)."""
+        """(478, 2) field of AU ``code`` at intensity 1 at the landmarks (``moved_landmarks`` carries them)."""
         if code not in self._shifts:
             self._shifts[code] = smooth_field(self.landmarks, self.controls(code)).astype(np.float32)
         return self._shifts[code]

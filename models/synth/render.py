@@ -3,8 +3,9 @@ illumination drift and sensor noise.
 
 Rendering is split in two: ``plan_sequence`` decides everything per frame (AU intensities, head pose,
 lighting) and the ground truth, deterministically from the seed; ``iter_frames`` turns the plan into
-images one at a time (a weighted sum of cached AU fields and one ``cv2.remap`` per frame), so long
-videos stream to disk without holding every frame in memory.
+images one at a time (a weighted sum of cached AU fields, the pixel grid carried back along it by
+``aus.flow``, and one ``cv2.remap`` of the image per frame), so long videos stream to disk without holding
+every frame in memory.
 """
 
 from __future__ import annotations
