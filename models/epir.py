@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from app.errors import InputError
-from models.layers import Block, DynamicTokenSelection, ShiftedPatchTokenizer, TokenIntegration
+from models.layers import Block, DynamicTokenSelection, ShiftedPatchTokenizer, TokenIntegration, mirror, window_ids
 
 CHECKPOINT_FORMAT = "epir-checkpoint/1"
 
@@ -77,6 +77,11 @@ class EPIRConfig:
     # Locality Self-Attention
     mask_diagonal: bool = True
     learnable_temperature: bool = True
+    # Local attention (HTNet's idea, in EPIR's blocks): the first local_blocks blocks let each patch token
+    # attend only within its local_window x local_window window of patches (and to the class token);
+    # later blocks are global. Token integration may only follow the last local block.
+    local_blocks: int = 0
+    local_window: int = 2
     # Token integration (EViT)
     # Integrate after these blocks (0-based): 49 -> 26 -> 14 patch tokens. Earlier than EViT's first
     # third, because onset->apex flow is sparse: one block's attention already tells moving patches from
@@ -89,10 +94,19 @@ class EPIRConfig:
     dtsm_temperature: float = 1.0  # softmax temperature of the pooling weights
     # Supervised contrastive projection
     proj_dim: int = 64
+    # The input's left-right mirror (``layers.mirror``; the training augmentation uses it too): flipped,
+    # and each horizontal-flow channel x in mirror_negate becomes mirror_offset - x -- the negated flow
+    # (offset 0), or for flow min-max scaled to [0, 1] per image the scaling of the negated flow (offset 1).
+    mirror_negate: tuple[int, ...] = (0,)  # u of u, v, strain; train sets both from the input spec
+    mirror_offset: float = 0.0
+    # Test-time mirror averaging: at inference the mirrored input's class distribution is averaged with
+    # the input's, inside the network so that the exported file computes it too.
+    mirror_average: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "integration_blocks", tuple(int(b) for b in self.integration_blocks))
         object.__setattr__(self, "conv_stem", tuple(int(w) for w in self.conv_stem))
+        object.__setattr__(self, "mirror_negate", tuple(int(c) for c in self.mirror_negate))
         problems = self.problems()
         if problems:
             raise ValueError("invalid EPIR configuration: " + "; ".join(problems))
@@ -103,6 +117,8 @@ class EPIRConfig:
             out.append(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
         if any(w < 1 for w in self.conv_stem):
             out.append(f"conv_stem widths {list(self.conv_stem)} must be positive")
+        if any(not 0 <= ch < self.in_channels for ch in self.mirror_negate):
+            out.append(f"mirror_negate {list(self.mirror_negate)} must be channel indices below {self.in_channels}")
         if self.dim % self.heads:
             out.append(f"dim {self.dim} is not a multiple of heads {self.heads}")
         if self.shift_padding not in ("constant", "replicate"):
@@ -112,6 +128,12 @@ class EPIRConfig:
         blocks = self.integration_blocks
         if list(blocks) != sorted(set(blocks)) or any(not 0 <= b < self.depth - 1 for b in blocks):
             out.append(f"integration_blocks {list(blocks)} must be increasing indices below depth-1 ({self.depth - 1})")
+        if self.local_blocks and (not 0 < self.local_window < self.grid[0] or self.grid[0] % self.local_window
+                                  or not 0 <= self.local_blocks <= self.depth):
+            out.append(f"local attention over {self.local_blocks} blocks needs a window (local_window "
+                       f"{self.local_window}) that divides the {self.grid[0]}-patch grid into several, within depth {self.depth}")
+        if any(b < self.local_blocks - 1 for b in blocks):
+            out.append(f"integration_blocks {list(blocks)} must not come before the last local block ({self.local_blocks - 1})")
         if not 0.0 < self.keep_rate < 1.0:
             out.append(f"keep_rate {self.keep_rate} not in (0, 1)")
         if not out:
@@ -230,6 +252,7 @@ class EPIR(nn.Module):
                 learnable_temperature=c.learnable_temperature,
                 attn_dropout=c.attn_dropout,
                 dropout=c.dropout,
+                windows=window_ids(c.grid[0], c.local_window) if i < c.local_blocks else None,
             )
             for i in range(c.depth)
         )
@@ -257,6 +280,23 @@ class EPIR(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """With ``mirror_average``, in eval mode: the mean of the input's and its mirror's predictions.
+
+        Both go through the network as one batch. The logits returned are the log of the mean class
+        probabilities (softmax gives back that mean exactly); the mirror's attention map is flipped back
+        onto the face before the two maps are averaged.
+        """
+        c = self.config
+        if not c.mirror_average or self.training:
+            return self.forward_once(x)
+        logits, attention, embedding = self.forward_once(torch.cat([x, mirror(x, c.mirror_negate, c.mirror_offset)]))
+        probabilities = logits.softmax(dim=-1).reshape(2, -1, logits.shape[-1]).mean(dim=0)
+        attention = attention.reshape(2, -1, *attention.shape[1:])
+        attention = (attention[0] + attention[1].flip(-1)) / 2
+        embedding = F.normalize(embedding.reshape(2, -1, embedding.shape[-1]).mean(dim=0), dim=-1)
+        return torch.log(probabilities.clamp_min(1e-12)), attention, embedding
+
+    def forward_once(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c = self.config
         x = self.pos_drop(F.pad(self.tokenizer(x), (0, 0, 1, 0)) + self.pos_embed)
         provenance = None  # [N, T, grid]: share of each initial patch in each token; None = identity

@@ -16,6 +16,22 @@ from torch import nn
 _EPS = 1e-6
 
 
+def mirror(x: torch.Tensor, negate: tuple[int, ...], offset: float) -> torch.Tensor:
+    """The left-right mirror of flow images [N, C, H, W]: flipped, and the horizontal-flow channels
+    ``negate`` turned into ``offset - x`` (a mirrored face moves the other way).
+
+    Offset 0 is plain negation, for signed flow. Flow min-max scaled to [0, 1] per image (the published
+    MEGC2019 PNGs) needs offset 1: the scaling of -u is 1 minus the scaling of u, whereas -u would put
+    the channel in [-1, 0], a range the data never has. Flipping the whole input mirrors each tile and
+    swaps the left and right tiles of a region layout, which is what a mirrored face would give.
+    """
+    scale = torch.ones(x.shape[1], dtype=x.dtype)
+    shift = torch.zeros(x.shape[1], dtype=x.dtype)
+    scale[list(negate)] = -1.0
+    shift[list(negate)] = offset
+    return x.flip(-1) * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
+
+
 def conv_stem(in_channels: int, widths: tuple[int, ...]) -> nn.Module:
     """Early convolutions (Xiao et al. 2021): 3x3 conv + BatchNorm + GELU per width, stride 1.
 
@@ -107,6 +123,7 @@ class LocalitySelfAttention(nn.Module):
         learnable_temperature: bool,
         attn_dropout: float,
         dropout: float,
+        windows: torch.Tensor | None = None,
     ):
         super().__init__()
         self.heads = heads
@@ -127,6 +144,9 @@ class LocalitySelfAttention(nn.Module):
         bias = torch.zeros(tokens, tokens)
         if mask_diagonal:
             bias.fill_diagonal_(float("-inf"))
+        if windows is not None:  # local attention: a patch token sees the class token and its own window only
+            apart = windows.view(-1, 1) != windows.view(1, -1)
+            bias[1:, 1:] = bias[1:, 1:].masked_fill(apart, float("-inf"))
         self.register_buffer("bias", bias, persistent=False)
 
     def forward(self, x: torch.Tensor, need_cls_attn: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -149,6 +169,15 @@ class LocalitySelfAttention(nn.Module):
             out = self.attn_drop(attn) @ v
         out = out.transpose(1, 2).reshape(-1, t, h * d)
         return self.proj_drop(self.proj(out)), cls_attn
+
+
+def window_ids(grid: int, window: int) -> torch.Tensor:
+    """Window index of each patch of a ``grid`` x ``grid`` patch grid (row-major) cut into ``window`` x
+    ``window`` windows: with 7-pixel patches of a 28x28 face and window 2, the four quadrants (an eye and
+    its brow, a mouth corner and its cheek), HTNet's facial areas."""
+    rows = torch.arange(grid).view(-1, 1) // window
+    cols = torch.arange(grid).view(1, -1) // window
+    return (rows * (grid // window) + cols).flatten()
 
 
 class DropPath(nn.Module):

@@ -30,7 +30,7 @@ from models.datasets.megc2019_flows import NAME, SPEC
 from models.epir import EPIR, EPIRConfig, count_parameters
 from models.megc2019_recipe import RECIPE
 from models.metrics import confusion_matrix, scores
-from models.train import TrainConfig, run_loso
+from models.train import TrainConfig, input_mirror, run_loso
 from models.train_cmd import per_dataset_scores, read_config_json
 
 
@@ -78,7 +78,7 @@ def main() -> int:
     parser.add_argument("--log", type=Path, default=Path("runs/megc2019_experiments.tsv"))
     args = parser.parse_args()
     given = read_config_json(args.config_json)
-    model_values = {**RECIPE["model"], **given.get("model", {})}
+    model_values = {**input_mirror(SPEC), **RECIPE["model"], **given.get("model", {})}
     model_config = EPIRConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in model_values.items()})
     config = replace(TrainConfig(threads=1), **{**RECIPE["train"], **given.get("train", {})})
 
@@ -93,8 +93,7 @@ def main() -> int:
     log_probs = []  # per seed, (N, K) out-of-fold log-probabilities
     for seed in seeds:
         started = time.perf_counter()
-        result = run_loso(x, y, groups, data.classes, model_config, replace(config, seed=seed), SPEC.channels,
-                          workers=args.workers)
+        result = run_loso(x, y, groups, data.classes, model_config, replace(config, seed=seed), workers=args.workers)
         log_probs.append(np.log(np.clip(result.probabilities, 1e-12, None)))
         rows.append((f"{args.name}/seed{seed}" if len(seeds) > 1 else args.name,
                      composite_scores(y, result.predictions, datasets, len(data.classes)), time.perf_counter() - started))

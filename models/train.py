@@ -13,12 +13,14 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from app.model_card import InputSpec
 from models.epir import EPIR, EPIRConfig, EPIREnsemble
+from models.layers import mirror
 from models.losses import class_weights, objective, supcon_loss
 from models.metrics import Scores, confusion_matrix, scores
 
@@ -53,19 +55,17 @@ class TrainConfig:
             raise ValueError(f"ensemble {self.ensemble} must be at least 1")
 
 
-def flip_signs(channels: tuple[str, ...]) -> torch.Tensor:
-    """Per-channel sign under a left-right mirror: horizontal flow changes sign, the rest does not.
-
-    Flipping the whole input mirrors each tile and swaps the left and right tiles of the region
-    layout, which is what a mirrored face would give.
-    """
-    return torch.tensor([-1.0 if c == "u" else 1.0 for c in channels]).view(1, -1, 1, 1)
+def input_mirror(spec: InputSpec) -> dict[str, Any]:
+    """EPIR's mirror options for an input: horizontal flow changes sign under a left-right mirror (the rest
+    does not); flow min-max scaled to [0, 1] per image changes as 1 - x (``layers.mirror``)."""
+    return {"mirror_negate": tuple(i for i, c in enumerate(spec.channels) if c == "u"),
+            "mirror_offset": 1.0 if spec.normalisation == "minmax" else 0.0}
 
 
-def augment(x: torch.Tensor, signs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, model_config: EPIRConfig, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     if config.flip:
-        mirror = torch.rand(x.shape[0], generator=generator) < 0.5
-        x = torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1) * signs, x)
+        chosen = torch.rand(x.shape[0], generator=generator) < 0.5
+        x = torch.where(chosen.view(-1, 1, 1, 1), mirror(x, model_config.mirror_negate, model_config.mirror_offset), x)
     if config.shift > 0:
         x = random_shift(x, config.shift, generator)
     if config.noise > 0:
@@ -91,18 +91,18 @@ def learning_rate(config: TrainConfig, step: int, total: int, per_epoch: int) ->
 
 
 def train_model(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: TrainConfig,
-                channels: tuple[str, ...], on_epoch: Callable[[int, float], None] | None = None) -> EPIR | EPIREnsemble:
+                on_epoch: Callable[[int, float], None] | None = None) -> EPIR | EPIREnsemble:
     """Train ``config.ensemble`` fresh EPIRs on (x, y), seeds ``seed``, ``seed + 1``, ...; in eval mode.
 
     One member is returned as it is; several as one ``EPIREnsemble``. ``on_epoch`` hears every member's epochs.
     """
-    members = [train_member(x, y, model_config, replace(config, seed=config.seed + i), channels, on_epoch)
+    members = [train_member(x, y, model_config, replace(config, seed=config.seed + i), on_epoch)
                for i in range(config.ensemble)]
     return members[0] if len(members) == 1 else EPIREnsemble(members).eval()
 
 
 def train_member(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config: TrainConfig,
-                 channels: tuple[str, ...], on_epoch: Callable[[int, float], None] | None = None) -> EPIR:
+                 on_epoch: Callable[[int, float], None] | None = None) -> EPIR:
     """Train a fresh EPIR on (x, y) for exactly ``config.epochs`` epochs with ``config.seed``; in eval mode."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -111,7 +111,6 @@ def train_member(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config:
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     inputs, labels = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
     weights = class_weights(y, model_config.num_classes)
-    signs = flip_signs(channels)
     per_epoch = math.ceil(len(inputs) / config.batch_size)
     total, step = config.epochs * per_epoch, 0
     model.train()
@@ -122,7 +121,7 @@ def train_member(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config:
             batch = order[start:start + config.batch_size]
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(config, step, total, per_epoch)
-            batch_x, batch_y = augment(inputs[batch], signs, config, generator), labels[batch]
+            batch_x, batch_y = augment(inputs[batch], model_config, config, generator), labels[batch]
             if config.mixup > 0:
                 loss = mixup_step(model, batch_x, batch_y, weights, config, generator)
             else:
@@ -201,13 +200,12 @@ class FoldJob:
     subjects: tuple[str, ...]
     model_config: EPIRConfig
     config: TrainConfig
-    channels: tuple[str, ...]
 
 
 def run_fold(job: FoldJob) -> FoldResult:
     start = time.perf_counter()
     fold = job.fold
-    model = train_model(job.x[fold.train], job.y[fold.train], job.model_config, job.config, job.channels)
+    model = train_model(job.x[fold.train], job.y[fold.train], job.model_config, job.config)
     train_subjects = tuple(sorted({job.subjects[i] for i in fold.train}))
     return FoldResult(fold.subject, fold.test, predict(model, job.x[fold.test]), train_subjects,
                       time.perf_counter() - start)
@@ -236,10 +234,10 @@ class LosoResult:
 
 
 def run_loso(x: np.ndarray, y: np.ndarray, subjects: list[str], classes: tuple[str, ...], model_config: EPIRConfig,
-             config: TrainConfig, channels: tuple[str, ...], workers: int = 1,
+             config: TrainConfig, workers: int = 1,
              on_fold: Callable[[FoldResult], None] | None = None) -> LosoResult:
     """Leave-one-subject-out over ``subjects``; folds run in ``workers`` processes when > 1."""
-    jobs = [FoldJob(f, x, y, tuple(subjects), model_config, config, channels) for f in loso_folds(subjects)]
+    jobs = [FoldJob(f, x, y, tuple(subjects), model_config, config) for f in loso_folds(subjects)]
     results: list[FoldResult] = []
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

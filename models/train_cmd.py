@@ -27,7 +27,7 @@ from models.calibration import fit_temperature
 from models.datasets import LOADERS, load_dataset, megc2019_flows
 from models.datasets.cache import DEFAULT_CACHE, prepare
 from models.metrics import confusion_matrix, scores
-from models.train import LOSSES, TrainConfig, run_loso, train_model
+from models.train import LOSSES, TrainConfig, input_mirror, run_loso, train_model
 
 SYNTHETIC_CAVEAT = "trained on synthetic data; not validated on real micro-expression data"
 # Per dataset: the fixed recipe it trains with unless overridden, and what its models must say about it.
@@ -95,7 +95,8 @@ def build_configs(args: argparse.Namespace, recipe: dict[str, dict[str, Any]] | 
         raise InputError("--config-json", str(exc)) from None
     spec.validate("--config-json input")
     model_config = EPIRConfig.from_dict(
-        {"in_channels": len(spec.channels), "image_size": spec.height, **model_values}, "--config-json model")
+        {"in_channels": len(spec.channels), "image_size": spec.height, **input_mirror(spec), **model_values},
+        "--config-json model")
     if spec.height != spec.width:
         raise InputError("--config-json", "EPIR takes a square input; set input height = width")
     return model_config, config, spec
@@ -159,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     bar = tqdm(total=len(set(subjects)), desc=f"LOSO folds ({config.epochs} epochs each)")
-    loso = run_loso(x, y, subjects, data.classes, model_config, config, spec.channels, args.workers,
+    loso = run_loso(x, y, subjects, data.classes, model_config, config, args.workers,
                     on_fold=lambda r: bar.update())
     bar.close()
     loso_seconds = time.perf_counter() - started
@@ -186,7 +187,7 @@ def main(args: argparse.Namespace) -> int:
     (args.out / "metrics.json").write_text(strict_json.dumps(report, indent=2))
 
     bar = tqdm(total=config.epochs * config.ensemble, desc="final model (all subjects)")
-    model = train_model(x, y, model_config, config, spec.channels, on_epoch=lambda e, loss: bar.update())
+    model = train_model(x, y, model_config, config, on_epoch=lambda e, loss: bar.update())
     bar.close()
     caveats = (SYNTHETIC_CAVEAT,) if synthetic else RESEARCH_CAVEATS.get(data.name, ())
     save_checkpoint(args.out / "final.pt", model, data.classes, input=asdict(spec), training=training,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from app.errors import InputError
 from models.epir import EPIR, EPIRConfig, count_parameters, load_checkpoint, save_checkpoint
-from models.layers import LocalitySelfAttention
+from models.layers import LocalitySelfAttention, mirror, window_ids
 
 TINY = EPIRConfig(
     image_size=16, patch_size=4, dim=32, depth=3, heads=2, integration_blocks=(0, 1), keep_rate=0.5, dtsm_tokens=3, proj_dim=8
@@ -144,3 +146,49 @@ def test_conv_stem_keeps_the_patch_grid_and_survives_a_checkpoint(tmp_path):
         assert torch.equal(logits, loaded(x)[0])
     with pytest.raises(ValueError, match="conv_stem"):
         EPIRConfig(conv_stem=(0,))
+
+
+def test_mirror_average_sees_a_face_and_its_mirror_alike_at_inference_only():
+    config = replace(TINY, mirror_average=True, mirror_offset=1.0)
+    model = EPIR(config).eval()
+    x = torch.rand(3, 3, 16, 16)
+    mirrored = mirror(x, config.mirror_negate, config.mirror_offset)
+    with torch.no_grad():
+        logits, attention, _ = model(x)
+        logits_m, attention_m, _ = model(mirrored)
+        once = [model.forward_once(v)[0].softmax(dim=1) for v in (x, mirrored)]
+    # The mean of the two distributions, the same for the face and its mirror; the map is flipped back.
+    assert torch.allclose(logits.softmax(dim=1), (once[0] + once[1]) / 2, atol=1e-6)
+    assert torch.allclose(logits, logits_m, atol=1e-5)
+    assert torch.allclose(attention, attention_m.flip(-1), atol=1e-6)
+    assert torch.allclose(attention.sum(dim=(1, 2)), torch.ones(3), atol=1e-5)
+    # Training sees single inputs (the mirror is an augmentation there); without the option nothing changes.
+    plain = EPIR(TINY).eval()
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(plain(x)[0], model.forward_once(x)[0])
+        assert not torch.allclose(plain(x)[0].softmax(dim=1), logits.softmax(dim=1))
+    model.train()
+    assert model(x)[0].shape == (3, 3)
+    with pytest.raises(ValueError, match="mirror_negate"):
+        replace(TINY, mirror_negate=(3,))
+
+
+def test_local_blocks_keep_each_patch_inside_its_window():
+    local = replace(TINY, local_blocks=1, integration_blocks=(1,))
+    assert window_ids(4, 2).tolist() == [0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3]
+    x = torch.randn(2, 3, 16, 16)
+    changed = x.clone()
+    changed[:, :, 12:, 12:] = torch.randn(2, 3, 4, 4)  # the bottom-right window only, beyond the 2-px shifts
+    top_left = [1, 2, 5, 6]  # its tokens (class token first)
+    for config, isolated in ((local, True), (replace(TINY, integration_blocks=(1,)), False)):
+        model = EPIR(config).eval()
+        seen = []
+        model.blocks[0].register_forward_hook(lambda module, inputs, output: seen.append(output[0][:, top_left]))
+        with torch.no_grad():
+            model(x), model(changed)
+        assert torch.allclose(seen[0], seen[1], atol=1e-6) == isolated
+    with pytest.raises(ValueError, match="integration_blocks"):
+        replace(TINY, local_blocks=2)  # TINY integrates after block 0, inside the local stage
+    with pytest.raises(ValueError, match="local_window"):
+        replace(TINY, local_blocks=1, local_window=3, integration_blocks=(1,))

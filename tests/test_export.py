@@ -121,3 +121,25 @@ def test_ensemble_exports_as_one_file_with_parity_and_says_so(tmp_path):
         assert torch.equal(loaded(flow)[0], ensemble(flow)[0])
     with pytest.raises(ValueError, match="at least two"):
         EPIREnsemble([EPIR(TINY)])
+
+
+def test_mirror_average_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    model = EPIR(replace(TINY, mirror_average=True, mirror_offset=1.0)).eval()
+    path = tmp_path / "mirror.onnx"
+    check = export_onnx(model, tiny_card(), path)
+    assert check.max_logit_diff < 1e-4 and check.max_attention_diff < 1e-4
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    flow = np.random.default_rng(0).random((2, 3, 16, 16), dtype=np.float32)
+    mirrored = flow[..., ::-1].copy()
+    mirrored[:, 0] = 1.0 - mirrored[:, 0]
+    logits, attention = session.run(None, {"flow": flow})
+    logits_m, attention_m = session.run(None, {"flow": mirrored})
+    assert np.allclose(logits, logits_m, atol=1e-4) and np.allclose(attention, attention_m[..., ::-1], atol=1e-5)
+
+
+def test_local_attention_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    model = EPIR(replace(TINY, local_blocks=1, integration_blocks=(1,))).eval()
+    check = export_onnx(model, tiny_card(), tmp_path / "local.onnx")
+    assert check.max_logit_diff < 1e-4 and check.max_attention_diff < 1e-4

@@ -10,15 +10,15 @@ import onnx
 import pytest
 import torch
 
-from app.model_card import ModelCard
+from app.model_card import InputSpec, ModelCard
 from models.epir import EPIRConfig, EPIREnsemble
+from models.layers import mirror
 from models.losses import class_weights, supcon_loss
 from models.metrics import confusion_matrix, scores
-from models.train import TrainConfig, flip_signs, loso_folds, predict, run_loso, train_model
+from models.train import TrainConfig, input_mirror, loso_folds, predict, run_loso, train_model
 
 TINY = EPIRConfig(dim=32, depth=2, heads=2, integration_blocks=(0,), dtsm_tokens=4, proj_dim=16)
 FAST = TrainConfig(epochs=2, batch_size=8, warmup_epochs=1)
-CHANNELS = ("u", "v", "strain")
 
 
 def test_scores_by_hand():
@@ -50,8 +50,20 @@ def test_supcon_lower_for_clustered_embeddings():
     assert supcon_loss(good, labels) < supcon_loss(bad, labels)
 
 
-def test_flip_negates_horizontal_flow_only():
-    assert flip_signs(CHANNELS).flatten().tolist() == [-1.0, 1.0, 1.0]
+def test_mirror_turns_horizontal_flow_the_other_way_in_its_own_value_range():
+    signed = input_mirror(InputSpec(channels=("v", "u", "strain"), normalisation="per_sample_max"))
+    assert signed == {"mirror_negate": (1,), "mirror_offset": 0.0}
+    scaled = input_mirror(InputSpec.whole())
+    assert scaled == {"mirror_negate": (0,), "mirror_offset": 1.0}
+    # A min-max scaled u of a face moving right, mirrored, must be the min-max scaling of the face moving left.
+    u = torch.linspace(-2.0, 3.0, 16).reshape(1, 1, 4, 4)
+    x = torch.cat([u, u * 0.5, u.abs()], dim=1)
+    minmax = lambda t: (t - t.amin(dim=(2, 3), keepdim=True)) / (t.amax(dim=(2, 3), keepdim=True) - t.amin(dim=(2, 3), keepdim=True))
+    moved_left = torch.cat([-u.flip(-1), (u * 0.5).flip(-1), u.abs().flip(-1)], dim=1)
+    mirrored = mirror(minmax(x), scaled["mirror_negate"], scaled["mirror_offset"])
+    assert torch.allclose(mirrored, minmax(moved_left), atol=1e-6)
+    assert mirrored.min() >= 0.0  # plain negation would put u in [-1, 0]
+    assert torch.allclose(mirror(x, signed["mirror_negate"], 0.0)[:, 1], -x[:, 1].flip(-1))
 
 
 def test_loso_never_leaks_the_test_subject():
@@ -81,12 +93,12 @@ def separable(n_per_class: int = 4, subjects: int = 3, seed: int = 0):
 
 def test_fold_predictions_come_from_the_model_after_the_last_epoch():
     x, y, who = separable()
-    result = run_loso(x, y, who, ("negative", "positive", "surprise"), TINY, FAST, CHANNELS)
+    result = run_loso(x, y, who, ("negative", "positive", "surprise"), TINY, FAST)
     for fold in result.folds:
         assert fold.subject not in fold.train_subjects
     # retrain the first fold from scratch with the same recipe: same weights, same test predictions
     first = loso_folds(who)[0]
-    model = train_model(x[first.train], y[first.train], TINY, FAST, CHANNELS)
+    model = train_model(x[first.train], y[first.train], TINY, FAST)
     assert np.allclose(predict(model, x[first.test]), result.folds[0].probabilities, atol=1e-5)
     assert result.confusion.sum() == len(y)
     assert set(result.as_dict()) >= {"uf1", "uar", "accuracy", "confusion", "folds"}
@@ -94,9 +106,9 @@ def test_fold_predictions_come_from_the_model_after_the_last_epoch():
 
 def test_ensemble_is_its_members_trained_with_consecutive_seeds_logits_averaged():
     x, y, _ = separable(n_per_class=2, subjects=1)
-    ensemble = train_model(x, y, TINY, replace(FAST, ensemble=2, seed=3), CHANNELS)
+    ensemble = train_model(x, y, TINY, replace(FAST, ensemble=2, seed=3))
     assert isinstance(ensemble, EPIREnsemble) and len(ensemble.members) == 2
-    first, second = (train_model(x, y, TINY, replace(FAST, seed=s), CHANNELS) for s in (3, 4))
+    first, second = (train_model(x, y, TINY, replace(FAST, seed=s)) for s in (3, 4))
     inputs = torch.from_numpy(x)
     with torch.no_grad():
         logits, attention, _ = ensemble(inputs)
@@ -110,8 +122,8 @@ def test_ensemble_is_its_members_trained_with_consecutive_seeds_logits_averaged(
 def test_parallel_folds_match_serial():
     x, y, who = separable(n_per_class=2)
     classes = ("negative", "positive", "surprise")
-    serial = run_loso(x, y, who, classes, TINY, FAST, CHANNELS)
-    parallel = run_loso(x, y, who, classes, TINY, FAST, CHANNELS, workers=2)
+    serial = run_loso(x, y, who, classes, TINY, FAST)
+    parallel = run_loso(x, y, who, classes, TINY, FAST, workers=2)
     assert np.array_equal(serial.predictions, parallel.predictions)
 
 
