@@ -44,6 +44,11 @@ class TrainConfig:
     noise: float = 0.02  # std of Gaussian noise added to the (normalised) input
     shift: int = 0  # random translation of the whole input by up to this many pixels (edge replicated)
     mixup: float = 0.0  # Beta(mixup, mixup) mixing of inputs and labels within a batch; 0 = off
+    rotate: float = 0.0  # random rotation of the whole input by up to this many degrees (``random_affine``)
+    scale: float = 0.0  # random zoom by a factor in [1 - scale, 1 + scale]
+    erase: float = 0.0  # probability of erasing one random square (``random_erase``) per sample
+    erase_size: int = 7  # side of the erased square in pixels
+    balanced: bool = False  # class-balanced batches (sampled with replacement) and an unweighted loss
     seed: int = 0
     ensemble: int = 1  # models trained with seeds seed, seed+1, ... and run as one (logits averaged)
     threads: int = 1  # torch threads per training process (the train command: cores / workers)
@@ -53,6 +58,9 @@ class TrainConfig:
             raise ValueError(f"loss {self.loss!r} not in {list(LOSSES)}")
         if self.ensemble < 1:
             raise ValueError(f"ensemble {self.ensemble} must be at least 1")
+        if not (0.0 <= self.rotate <= 45.0 and 0.0 <= self.scale < 0.5 and 0.0 <= self.erase <= 1.0 and self.erase_size > 0):
+            raise ValueError(f"rotate {self.rotate} (0-45), scale {self.scale} (0-0.5), erase {self.erase} (0-1) "
+                             f"or erase_size {self.erase_size} (> 0) out of range")
 
 
 def input_mirror(spec: InputSpec) -> dict[str, Any]:
@@ -68,6 +76,10 @@ def augment(x: torch.Tensor, model_config: EPIRConfig, config: TrainConfig, gene
         x = torch.where(chosen.view(-1, 1, 1, 1), mirror(x, model_config.mirror_negate, model_config.mirror_offset), x)
     if config.shift > 0:
         x = random_shift(x, config.shift, generator)
+    if config.rotate > 0 or config.scale > 0:
+        x = random_affine(x, config.rotate, config.scale, generator)
+    if config.erase > 0:
+        x = random_erase(x, config.erase, config.erase_size, generator)
     if config.noise > 0:
         x = x + config.noise * torch.randn(x.shape, generator=generator)
     return x
@@ -80,6 +92,44 @@ def random_shift(x: torch.Tensor, pixels: int, generator: torch.Generator) -> to
     padded = torch.nn.functional.pad(x, (pixels,) * 4, mode="replicate")
     dy, dx = (torch.randint(0, 2 * pixels + 1, (2, n), generator=generator)).tolist()
     return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+
+
+def random_affine(x: torch.Tensor, degrees: float, scale: float, generator: torch.Generator) -> torch.Tensor:
+    """Rotate each sample about the image centre by up to ``degrees`` and zoom it by up to ``scale``
+    (bilinear, edge values repeated): faces are never upright and sized to the pixel, live or published.
+
+    The flow vectors are moved, not turned: per-image min-max scaling (the published flows) scales u and v
+    by different unknown factors, so a rotation of the vectors cannot be computed; at 10 degrees their
+    direction is off by at most that much.
+    """
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
+    zoom = 1 + (torch.rand(n, generator=generator) * 2 - 1) * scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_erase(x: torch.Tensor, probability: float, size: int, generator: torch.Generator) -> torch.Tensor:
+    """With ``probability``, replace one random ``size`` x ``size`` square of a sample by its per-channel
+    median, the image's most common value (no motion): the label must not hang on a single face area."""
+    n, _, h, w = x.shape
+    out = x.clone()
+    chosen = (torch.rand(n, generator=generator) < probability).tolist()
+    tops = torch.randint(0, h - size + 1, (n,), generator=generator).tolist()
+    lefts = torch.randint(0, w - size + 1, (n,), generator=generator).tolist()
+    medians = x.flatten(2).median(dim=2).values
+    for i in range(n):
+        if chosen[i]:
+            out[i, :, tops[i]:tops[i] + size, lefts[i]:lefts[i] + size] = medians[i].view(-1, 1, 1)
+    return out
+
+
+def balanced_order(y: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's sample order drawn with replacement so that every class is equally likely."""
+    counts = torch.bincount(y).float()
+    return torch.multinomial(1.0 / counts[y], len(y), replacement=True, generator=generator)
 
 
 def learning_rate(config: TrainConfig, step: int, total: int, per_epoch: int) -> float:
@@ -110,12 +160,12 @@ def train_member(x: np.ndarray, y: np.ndarray, model_config: EPIRConfig, config:
     model = EPIR(model_config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     inputs, labels = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
-    weights = class_weights(y, model_config.num_classes)
+    weights = torch.ones(model_config.num_classes) if config.balanced else class_weights(y, model_config.num_classes)
     per_epoch = math.ceil(len(inputs) / config.batch_size)
     total, step = config.epochs * per_epoch, 0
     model.train()
     for epoch in range(config.epochs):
-        order = torch.randperm(len(inputs), generator=generator)
+        order = balanced_order(labels, generator) if config.balanced else torch.randperm(len(inputs), generator=generator)
         running = 0.0
         for start in range(0, len(inputs), config.batch_size):
             batch = order[start:start + config.batch_size]

@@ -15,7 +15,8 @@ from models.epir import EPIRConfig, EPIREnsemble
 from models.layers import mirror
 from models.losses import class_weights, supcon_loss
 from models.metrics import confusion_matrix, scores
-from models.train import TrainConfig, input_mirror, loso_folds, predict, run_loso, train_model
+from models.train import (TrainConfig, balanced_order, input_mirror, loso_folds, predict, random_affine, random_erase,
+                          run_loso, train_model)
 
 TINY = EPIRConfig(dim=32, depth=2, heads=2, integration_blocks=(0,), dtsm_tokens=4, proj_dim=16)
 FAST = TrainConfig(epochs=2, batch_size=8, warmup_epochs=1)
@@ -234,3 +235,48 @@ def test_experiment_ensemble_averages_logits_not_probabilities():
     # Averaged probabilities would pick class 0 (0.455); averaged log-probabilities (logits) pick class 1.
     assert ensemble_predictions([confident, split]).tolist() == [1]
     assert ensemble_predictions([confident]).tolist() == [0]
+
+
+def test_affine_augmentation_turns_and_zooms_the_face_within_its_value_range():
+    x = torch.zeros(1, 3, 28, 28)
+    x[:, :, 4:8, 12:16] = 1.0  # a patch of motion above the centre
+    g = torch.Generator().manual_seed(0)
+    turned = random_affine(x.expand(64, -1, -1, -1), 30.0, 0.0, g)
+    assert turned.min() >= 0.0 and turned.max() <= 1.0
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    centre_x = (turned[:, 0] * cols).sum(dim=(1, 2)) / turned[:, 0].sum(dim=(1, 2))
+    assert centre_x.std() > 1.0  # moved sideways by different rotations
+    dist = lambda t: (((rows - 13.5) ** 2 + (cols - 13.5) ** 2).sqrt() * t[:, 0]).sum(dim=(1, 2)) / t[:, 0].sum(dim=(1, 2))
+    assert torch.allclose(dist(turned), dist(x).expand(64), atol=0.6)  # a rotation keeps the distance to the centre
+    zoomed = random_affine(x.expand(64, -1, -1, -1), 0.0, 0.2, g)
+    assert dist(zoomed).std() > 0.3 and (zoomed - x).abs().amax(dim=(1, 2, 3)).max() > 0.1
+
+
+def test_erasing_replaces_one_square_by_the_median_and_nothing_else():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(32, 3, 28, 28)
+    out = random_erase(x, 1.0, 7, g)
+    changed = (out != x).any(dim=1)
+    median = x.flatten(2).median(dim=2).values
+    for i in range(32):
+        ys, xs = changed[i].nonzero(as_tuple=True)
+        assert ys.max() - ys.min() <= 6 and xs.max() - xs.min() <= 6
+        assert torch.equal(out[i, :, ys[0], xs[0]], median[i])
+    assert torch.equal(random_erase(x, 0.0, 7, g), x)
+
+
+def test_balanced_order_draws_every_class_about_equally():
+    y = torch.tensor([0] * 250 + [1] * 109 + [2] * 83)
+    drawn = y[balanced_order(y, torch.Generator().manual_seed(0))]
+    assert len(drawn) == len(y)
+    assert (torch.bincount(drawn, minlength=3).float() / len(y) - 1 / 3).abs().max() < 0.06
+    with pytest.raises(ValueError, match="rotate"):
+        TrainConfig(rotate=90.0)
+
+
+def test_augmented_balanced_recipe_trains_and_depends_on_its_options():
+    x, y, _ = separable()
+    config = replace(FAST, rotate=10.0, scale=0.1, erase=0.5, balanced=True)
+    probabilities = predict(train_model(x, y, TINY, config), x)
+    assert np.isfinite(probabilities).all()
+    assert not np.allclose(probabilities, predict(train_model(x, y, TINY, FAST), x))
