@@ -40,7 +40,7 @@ class TrainConfig:
     supcon_weight: float = 0.5
     supcon_temperature: float = 0.1
     label_smoothing: float = 0.0
-    flip: bool = True  # mirror the face: flip left-right and negate horizontal flow
+    flip: bool = True  # mirror the face: flip left-right, horizontal flow the other way (EPIR's mirror options)
     noise: float = 0.02  # std of Gaussian noise added to the (normalised) input
     shift: int = 0  # random translation of the whole input by up to this many pixels (edge replicated)
     mixup: float = 0.0  # Beta(mixup, mixup) mixing of inputs and labels within a batch; 0 = off
