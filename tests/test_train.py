@@ -14,6 +14,7 @@ from app.model_card import InputSpec, ModelCard
 from models.epir import EPIRConfig, EPIREnsemble
 from models.layers import mirror
 from models.losses import class_weights, supcon_loss
+from models.megc2019_recipe import RECIPE
 from models.metrics import confusion_matrix, scores
 from models.train import (TrainConfig, balanced_order, input_mirror, loso_folds, predict, random_affine, random_erase,
                           run_loso, train_model)
@@ -180,9 +181,9 @@ def test_train_on_published_flows_reports_per_dataset_calibrates_and_says_resear
     proto = onnx.load(str(run / "model.onnx"))
     card = ModelCard.from_metadata({p.key: p.value for p in proto.metadata_props}, "model.onnx")
     assert card.input.region_layout == "whole" and card.input.normalisation == "minmax"
-    # Trained with the mirror of min-max scaled flow (u -> 1 - u), as the model card records.
-    assert (metrics["model"]["mirror_negate"], metrics["model"]["mirror_offset"]) == ([0], 1.0)
-    assert card.architecture["config"]["mirror_offset"] == 1.0
+    # The mirror it trained with is in the card: u -> -u, the shipped recipe's pin (1 - u without it).
+    assert (metrics["model"]["mirror_negate"], metrics["model"]["mirror_offset"]) == ([0], 0.0)
+    assert card.architecture["config"]["mirror_offset"] == RECIPE["model"]["mirror_offset"] == 0.0
     assert card.calibration is not None and card.calibration.temperature == pytest.approx(calibration["temperature"])
     assert not card.synthetic and card.training["research_use_only"] and "HTNet" in card.training["source"]
     assert any("research use only" in c for c in card.caveats) and "research use only" in card.honesty_note
