@@ -30,7 +30,8 @@ RECIPE: dict[str, dict] = {
     # this pin). 1 - u scored +0.043 UF1 on the development folds (seeds 0,1; +0.049 at seeds 2,3) but, run
     # once under LOSO, 0.673 / 0.704 against this recipe's 0.716 / 0.755 (README), so it is not the recipe.
     # Nothing tried on top of 1 - u beat it on the development folds (README: mirror averaging, local attention,
-    # depth 6, 4x4 patches, balanced batches, rotation/zoom, erasing, shifts, schedules, noise, drop path).
+    # depth 6, 4x4 patches, 8 heads, MLP ratio 4, balanced batches, rotation/zoom, erasing, shifts, batch 16,
+    # learning rates, 40 epochs, weight decay 0, noise, drop path).
     "model": {"patch_size": 7, "dim": 128, "depth": 4, "heads": 4, "integration_blocks": [0], "dtsm_tokens": 4,
               "mirror_offset": 0.0},
     "train": {"epochs": 20},
