@@ -11,10 +11,11 @@ regions, the head's rigid motion subtracted):
   the first frame to the last.
 - ``held``, the displacement from a rest reference: the face a long half window earlier while nothing
   moves, frozen there once the face moves away, so an expression held for many seconds stays visible
-  until it is released (or the source ends).
+  until it is released (or the source ends); a still face back at the rest it left before a turn or a
+  change of light is at rest too.
 - ``nuisance``, set when what differs between the compared frames is the head's pose (the nose and the
   sides of the face moved in the eye-aligned crop, or most regions moved alike: expressions move a few
-  parts and leave the nose in place) or the lighting (the face's mean brightness changed). A held
+  parts and leave the nose in place) or the lighting (the brightness along the face's midline changed). A held
   expression changes neither; a head turn or a lighting step does. The event detector drops such
   changes, and the rest reference moves to the new pose or light.
 
@@ -49,6 +50,8 @@ _COVER_REGIONS = [i for i, r in enumerate(SPOTTING_REGIONS) if r.name.startswith
 # Landmarks no expression moves in an eye-aligned crop, but a turn or nod of the head does:
 # the nose ridge and tip, and the sides of the face at cheekbone and temple height.
 STABLE_LANDMARKS = (6, 197, 195, 5, 4, 1, 234, 454, 127, 356)
+# The face's midline from the forehead to the nose ridge: the lighting test's strip.
+MIDLINE_LANDMARKS = (151, 9, 168, 6, 197, 195)
 # The head's motion between two frames is fitted on these: the stable ones, the forehead and the bridge.
 ANCHOR_LANDMARKS = [*STABLE_LANDMARKS, 10, 151, 9, 8, 168]
 
@@ -80,10 +83,24 @@ def pose_shift(a: AlignedFace, b: AlignedFace) -> float:
 
 
 def brightness_change(a: AlignedFace, b: AlignedFace) -> float:
-    """Relative change of the mean brightness of the face's centre between two crops."""
-    s = a.size // 4
-    ma, mb = float(a.image[s:-s, s:-s].mean()), float(b.image[s:-s, s:-s].mean())
+    """Relative change of brightness between two crops along the face's midline from the forehead to the
+    nose: skin that no expression uncovers or shades, while a change of light (or a hand) reaches it. The
+    whole centre of the face would not do: a broad smile's cheeks and lids shade it by 7-10 %, as a change
+    of light would (measured on rendered smiles), and the rest reference was re-taken mid-smile."""
+    ma, mb = _midline_brightness(a), _midline_brightness(b)
     return abs(ma - mb) / max(ma, mb, 1.0)
+
+
+def _midline_brightness(face: AlignedFace) -> float:
+    """Mean grey level of a strip on the nose ridge, forehead (151) to mid-nose (195), a quarter of the
+    eye-corner distance wide."""
+    lm = face.landmarks
+    x = float(lm[list(MIDLINE_LANDMARKS), 0].mean())
+    half = 0.12 * float(np.linalg.norm(lm[133, :2] - lm[362, :2])) + 2
+    top, bottom = int(round(lm[151, 1])), int(round(lm[195, 1]))
+    left, right = int(round(x - half)), int(round(x + half))
+    strip = face.image[max(top, 0):max(bottom, top + 1), max(left, 0):max(right, left + 1)]
+    return float(strip.mean()) if strip.size else float(face.image.mean())
 
 
 def region_motion(flow: np.ndarray, boxes: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
@@ -217,6 +234,7 @@ class MotionSignal:
         self._ears: deque[float] = deque(maxlen=self._ear_history)
         self._ref: _Slot | None = None  # rest reference, frozen; None: the frame a long half window back
         self._rest: _Slot | None = None  # the last new rest (a turn, a lighting change, a release, a long hold)
+        self._earlier: _Slot | None = None  # the rest before the last turn or lighting change (see ``_measure``)
         # per pair of frames (the earlier frame, the later), its one flow
         self._pairs: dict[tuple[int, int], PairFlow] = {}
 
@@ -351,13 +369,30 @@ class MotionSignal:
             ref = self._rest
         displaced = motion(ref, ref.blink or blinking(here.timestamp))
         held = float(displaced.max())
+        # The rest before the last turn or lighting change, while an expression could still be held from it:
+        # a face back there is at rest. A new rest taken in the middle of an expression (a broad smile's
+        # shading read as a change of light) then ends with the expression, not when the hold runs out.
+        if self._earlier is not None and here.timestamp - self._earlier.timestamp > self.max_held_s:
+            self._earlier = None
+
+        def back_at_earlier_rest() -> float | None:
+            """The displacement from the earlier rest when the face is back there (looked at only while the
+            face is still: a face in speech or in motion is not back at rest, and each look is one more flow)."""
+            if self._earlier is None or value > o.rest_level_px:
+                return None
+            back = float(motion(self._earlier, self._earlier.blink or blinking(here.timestamp)).max())
+            return back if back <= o.rest_level_px else None
+
         if pair(ref).covered:  # something covers the face: no displacement known, the rest stays
             held, nuisance = 0.0, True
         elif differs(ref, here, displaced):  # the head turned or the light changed: that is the new rest
+            self._earlier = self._earlier or ref
             held, nuisance, self._ref, self._rest = 0.0, True, None, here
         elif held <= o.rest_level_px:  # at rest: the reference follows again, from here if the face just came back
             self._rest = here if self._ref is not None else self._rest
             self._ref = None
+        elif (back := back_at_earlier_rest()) is not None:
+            held, self._ref, self._rest, self._earlier = back, None, here, None
         elif here.timestamp - ref.timestamp > self.max_held_s:  # held too long to be one expression
             self._ref, self._rest = None, here
         else:  # moved away from rest: the reference stays until the face comes back

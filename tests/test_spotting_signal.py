@@ -16,6 +16,7 @@ from app.spotting_events import EventDetector
 from app.spotting_options import SpottingOptions
 from app.spotting_signal import MotionSignal
 from models.synth import Distractor, ExpressionEvent, NuisanceOptions, render_sequence
+from models.synth.aus import macro_intensity
 
 FPS = 30
 NOISE = NuisanceOptions(noise_sigma=1.0)
@@ -57,6 +58,18 @@ def test_a_held_smile_stays_displaced_from_rest_to_the_last_frame():
     assert not any(m.nuisance for m in plateau)
     assert max(m.value for m in samples if 1.0 < m.timestamp < 1.5) > 0.5  # the onset ramp, seen both ways
     assert max(m.value for m in plateau) < 0.3  # the plateau itself is no transient
+
+
+def test_a_broad_smile_ends_when_the_face_is_back_at_rest():
+    """A broad open smile (AU6+12+25 at full macro intensity) for 0.7 s in a 4-s clip: its cheeks and lids
+    shade the face's centre as a change of light would, and the rest reference was re-taken mid-smile; the
+    face back at the rest before it is at rest, so the event ends with the smile, not when the hold runs out
+    (it ran to the clip's end)."""
+    smile = ExpressionEvent({code: macro_intensity(code) for code in ("6", "12", "25")},
+                            onset_s=1.0, apex_s=1.2, offset_s=1.7)
+    frames, _ = render_sequence("grace_hopper", [smile], fps=FPS, duration_s=4.0, seed=1, nuisances=NOISE)
+    events = _events(_signal(_track(frames)))
+    assert len(events) == 1 and 0.9 <= events[0].onset_time <= 1.1 and events[0].offset_time <= 1.9
 
 
 def test_a_lighting_step_is_a_nuisance_not_an_expression(still_frames):
