@@ -3,7 +3,7 @@
 
 The development set is the seed-7 "life" set of the README (four 30-s long videos of training people with
 distractors); it is rendered into ``OUT/data`` once and reused, each video is analysed by ``analyze`` into
-``OUT/NAME``, and ``models.synth.heldout.score`` scores it (the held-out set's rules), into
+``OUT/NAME``, and ``models.synth.heldout.run_set`` scores it (the held-out set's rules), into
 ``OUT/NAME.scores.json``. Thresholds and renderer choices are checked here, never on the held-out set.
 """
 
@@ -14,8 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli import main as cli_main
-from models.synth.heldout import score
+from models.synth.heldout import run_set, summary_line
 
 PEOPLE = ("chris_pratt", "takeo_kanade", "grace_hopper", "pexels_man_bw")
 SYNTH_ARGS = ["--subjects", "4", "--clips-per-subject", "0", "--long-videos", "4", "--long-seconds", "30",
@@ -29,20 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="pred", help="folder of this run's results inside OUT")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    data = args.out / "data"
-    if not (data / "long" / "ground_truth.csv").is_file():
-        if cli_main(["synth", "--out", str(data), *SYNTH_ARGS, "--workers", str(args.workers)]):
-            return 1
-    model = ["--model", str(args.model)] if args.model else []
-    for video in sorted((data / "long").glob("*.avi")):
-        if cli_main(["analyze", str(video), "--out", str(args.out / args.name / video.stem), "--no-progress", *model]):
-            return 1
-    result = score(args.out / args.name, data / "long")
+    result = run_set(args.out, SYNTH_ARGS, args.name, args.model, args.workers, reuse=True)
+    if result is None:
+        return 1
     (args.out / f"{args.name}.scores.json").write_text(json.dumps(result, indent=2))
-    s, a, labels = result["spotting"]["overall"], result["spotting_all_motion"]["overall"], result["labels"]
-    print(f"development set (seed 7, life): spotting F1 {s['f1']:.3f} (TP {s['tp']}, FP {s['fp']}, FN {s['fn']}; "
-          f"every spotted motion {a['f1']:.3f}); labels on {labels['matched']} matched events: UF1 {labels['uf1']:.3f}, "
-          f"UAR {labels['uar']:.3f}, confusion {labels['confusion']}")
+    print(f"development set (seed 7, life): {summary_line(result)}")
     return 0
 
 

@@ -70,6 +70,28 @@ def score(pred: Path, truth_dir: Path) -> dict:
             "labels": label_scores(pairs)}
 
 
+def run_set(out: Path, synth_args: list[str], name: str = "pred", model: Path | None = None, workers: int = 1,
+            reuse: bool = False) -> dict | None:
+    """Render ``synth_args``'s long videos into ``OUT/data`` (kept when ``reuse`` and already there), analyse
+    each with ``analyze`` into ``OUT/NAME`` and score them; None when a command failed."""
+    data, pred = out / "data", out / name
+    rendered = reuse and (data / "long" / "ground_truth.csv").is_file()
+    if not rendered and cli_main(["synth", "--out", str(data), *synth_args, "--workers", str(workers)]):
+        return None
+    options = ["--model", str(model)] if model else []
+    for video in sorted((data / "long").glob("*.avi")):
+        if cli_main(["analyze", str(video), "--out", str(pred / video.stem), "--no-progress", *options]):
+            return None
+    return score(pred, data / "long")
+
+
+def summary_line(result: dict) -> str:
+    s, a, labels = result["spotting"]["overall"], result["spotting_all_motion"]["overall"], result["labels"]
+    return (f"spotting F1 {s['f1']:.3f} (TP {s['tp']}, FP {s['fp']}, FN {s['fn']}; every spotted motion: F1 "
+            f"{a['f1']:.3f}); labels on {labels['matched']} matched events: UF1 {labels['uf1']:.3f}, "
+            f"UAR {labels['uar']:.3f}, confusion {labels['confusion']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.synth.heldout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/heldout"), help="where the videos and results go")
@@ -77,21 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes for rendering")
     parser.add_argument("--reuse", action="store_true", help="keep videos already rendered in --out")
     args = parser.parse_args(argv)
-    data, pred = args.out / "data", args.out / "pred"
-    rendered = args.reuse and (data / "long" / "ground_truth.csv").is_file()
-    code = 0 if rendered else cli_main(["synth", "--out", str(data), *SYNTH_ARGS, "--workers", str(args.workers)])
-    model = ["--model", str(args.model)] if args.model else []
-    for video in sorted((data / "long").glob("*.avi")):
-        code = code or cli_main(["analyze", str(video), "--out", str(pred / video.stem), "--no-progress", *model])
-    if code:
-        return code
-    result = score(pred, data / "long")
+    result = run_set(args.out, SYNTH_ARGS, model=args.model, workers=args.workers, reuse=args.reuse)
+    if result is None:
+        return 1
     (args.out / "scores.json").write_text(json.dumps(result, indent=2))
-    s, a, labels = result["spotting"]["overall"], result["spotting_all_motion"]["overall"], result["labels"]
-    print(f"held-out people {', '.join(HELD_OUT)}, seed {SEED}: spotting F1 {s['f1']:.3f} "
-          f"(TP {s['tp']}, FP {s['fp']}, FN {s['fn']}; every spotted motion: F1 {a['f1']:.3f}); "
-          f"labels on {labels['matched']} matched events: UF1 {labels['uf1']:.3f}, UAR {labels['uar']:.3f} "
-          f"→ {args.out / 'scores.json'}")
+    print(f"held-out people {', '.join(HELD_OUT)}, seed {SEED}: {summary_line(result)} → {args.out / 'scores.json'}")
     return 0
 
 
