@@ -48,7 +48,6 @@ class FaceCanvas:
     landmarks: np.ndarray  # (478, 2) float32
     asymmetry: float = 0.0  # > 0: the image-left side moves more
     _fields: dict[str, LocalField] = field(default_factory=dict, repr=False)
-    _shifts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _controls: dict[str, ControlSet] = field(default_factory=dict, repr=False)
 
     @property
@@ -61,12 +60,6 @@ class FaceCanvas:
         if code not in self._fields:
             self._fields[code] = dense_field(self.controls(code), self.image.shape[:2])
         return self._fields[code]
-
-    def landmark_shift(self, code: str) -> np.ndarray:
-        """(478, 2) field of AU ``code`` at intensity 1 at the landmarks (``moved_landmarks`` carries them)."""
-        if code not in self._shifts:
-            self._shifts[code] = smooth_field(self.landmarks, self.controls(code)).astype(np.float32)
-        return self._shifts[code]
 
     def controls(self, code: str) -> ControlSet:
         if code not in self._controls:
