@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.evidence import UNCLEAR, Evidence
+from app.flow_reading import FlowReading
 
 UNCERTAIN = "uncertain"
 NONE = "none"
@@ -105,7 +106,8 @@ def count_cycles(series: np.ndarray, depth: float) -> int:
 
 
 def decide(model_label: str | None, probabilities: dict[str, float], evidence: Evidence | None,
-           motion: MotionContext | None, rule: AbstentionRule = AbstentionRule(), synthetic: bool = True) -> Verdict:
+           motion: MotionContext | None, rule: AbstentionRule = AbstentionRule(), synthetic: bool = True,
+           flow: FlowReading | None = None) -> Verdict:
     """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces.
 
     A label needs the model and the face to agree, with the model's probability >= ``min_confidence``, and
@@ -135,6 +137,9 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
             return Verdict(NONE, model_label, "the model's own 'none' class won; the face shows no expression")
         if p >= rule.alone_confidence and not synthetic:
             return Verdict(model_label, model_label, "no readable movement; the model is confident")
+        if flow is not None and flow.reading != UNCLEAR and model_label.lower() in READING_CLASSES[flow.reading] \
+                and p >= rule.min_confidence:
+            return Verdict(model_label, model_label, f"the model and the face's motion agree ({flow.reading}: {flow.text})")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
     agrees = model_label.lower() in READING_CLASSES[reading]
     # People smile while talking and laugh with the head thrown back: a smile is read whatever the head

@@ -14,6 +14,7 @@ import numpy as np
 from app.abstention import NONE, MotionContext, label_text
 from app.blendshapes import BLENDSHAPE_NAMES
 from app.evidence import Evidence, describe
+from app.flow_reading import FlowReading
 
 
 OTHER_MOTION = "other motion"  # the kind shown for a spotted motion that is not an expression
@@ -40,6 +41,7 @@ class Event:
     evidence: Evidence | None = None  # blendshape change onset → apex (app.evidence)
     open_ended: bool = False  # still running when the source (or the face track) ended: offset = last frame
     motion: MotionContext | None = None  # head turn, jaw cycles, face confidence around the event (abstention)
+    flow_reading: FlowReading | None = None  # what the onset→apex flow shows (app.flow_reading)
 
     @property
     def expression(self) -> bool:
@@ -89,6 +91,7 @@ class Event:
             "attention": None if self.attention is None else np.round(self.attention, 6).tolist(),
             "evidence": self.evidence.to_json() if self.evidence else None,
             "motion": self.motion.to_json() if self.motion else None,
+            "flow_reading": self.flow_reading.to_json() if self.flow_reading else None,
         }
 
 

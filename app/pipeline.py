@@ -36,6 +36,7 @@ from app.evidence import UNCLEAR, Evidence, ReadingOptions, build_evidence
 from app.events import NO_FACE_ID, Event, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
 from app.face_tracks import FaceTracks, TrackedFaces, TrackOptions
+from app.flow_reading import read_flow
 from app.live_figures import LiveFigures
 from app.pose import HeadPose, estimate_head_pose
 from app.regions import eye_aspect_ratio
@@ -321,7 +322,8 @@ class Pipeline:
         model_label = classification.label if classification else None
         probabilities = classification.probabilities if classification else {}
         synthetic = self.classifier.card.synthetic if self.classifier else True
-        verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic)
+        flow = read_flow(classification.model_input.flow, job.onset.landmarks) if classification else None
+        verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic, flow)
         event = Event(
             event_id=job.event_id, face_id=job.face_id,
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
@@ -331,6 +333,7 @@ class Pipeline:
             label=verdict.label, probabilities=probabilities,
             attention=classification.attention if classification else None,
             model_label=model_label, label_reason=verdict.reason, evidence=job.evidence, motion=job.motion,
+            flow_reading=flow,
         )
         return EventResult(event, job.onset, job.apex, classification)
 

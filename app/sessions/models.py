@@ -12,6 +12,7 @@ import numpy as np
 from app.abstention import MotionContext
 from app.events import Event
 from app.evidence import Evidence
+from app.flow_reading import FlowReading
 from app.model_card import ModelCard
 
 STATUSES = ("recording", "paused", "finished", "interrupted")
@@ -152,6 +153,7 @@ def event_from_json(record: dict[str, Any]) -> Event:
         model_label=record.get("model_label", record.get("label")), label_reason=record.get("label_reason", ""),
         evidence=Evidence.from_json(record["evidence"]) if record.get("evidence") else None,
         motion=MotionContext.from_json(record["motion"]) if record.get("motion") else None,
+        flow_reading=FlowReading.from_json(record["flow_reading"]) if record.get("flow_reading") else None,
     )
 
 

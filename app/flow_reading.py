@@ -1,0 +1,102 @@
+"""What the onset→apex optical flow shows where the face's action units move, read geometrically.
+
+MediaPipe's blendshapes (``app.evidence``) are the real-trained reading of an event, but they do not see
+micro-expressions: a 1–3 px movement of the lip corners or brows stays inside every score's noise, so a
+micro event reads ``unclear`` and its label stays ``uncertain`` whatever the model says. The flow the
+classifier is given does see such movements. This module measures, in eye distances on the aligned crop,
+how far the brows, the lip corners and the chin moved up or down relative to the nose bridge (bone, which
+no expression moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip corners up →
+positive; brows raised → surprise; brows lowered, lip corners down or chin raised → negative. It is
+geometry, not a trained model, so it reads a real face as it reads a rendered one. It never labels an event
+alone: the abstention (``app.abstention.decide``) lets it stand in for an unreadable blendshape change only
+as the agreement a model's label needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.evidence import UNCLEAR
+from app.regions import eye_centres
+
+# MediaPipe landmarks, image-left and image-right together: inner, middle and outer brow; the lip
+# corners; the chin's front; the nose's ridge and tip (the reference: a brow raise reaches the bridge).
+BROWS = (107, 336, 66, 296, 105, 334, 70, 300, 46, 276)
+LIP_CORNERS = (61, 291)
+CHIN = (175, 199, 200)
+NOSE = (197, 195, 5, 4)
+WORDS = {"brows_up": "brows up", "lip_corners_up": "lip corners up", "lip_corners_out": "lip corners out",
+         "chin_up": "chin up"}
+
+
+@dataclass(frozen=True)
+class FlowReadingOptions:
+    """Chosen on the synthetic development set (seed 7) and checked on the real development clips; see the
+    README ("Evidence and abstention")."""
+
+    min_move: float = 0.015  # eye distances (0.7 px on the synthetic model's crop) a reading needs
+    margin: float = 2.0  # the read movement must be this many times any other reading's and the bone's
+    radius: float = 0.04  # flow averaged over a square of this half-side (eye distances) at each landmark
+
+
+@dataclass(frozen=True)
+class FlowReading:
+    moves: dict[str, float]  # brows_up, lip_corners_up, chin_up: signed, eye distances, up > 0
+    bone: float  # flow left at the nose bridge after the head's motion is removed (eye distances)
+    reading: str  # "positive", "surprise", "negative" or UNCLEAR
+
+    @property
+    def text(self) -> str:
+        """E.g. "brows up +0.051, lip corners up -0.004, chin up +0.002 eye distances"."""
+        return ", ".join(f"{WORDS[k]} {v:+.3f}" for k, v in self.moves.items()) + " eye distances"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reading": self.reading, "bone": round(self.bone, 4), "moves": {k: round(v, 4) for k, v in self.moves.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FlowReading":
+        return cls({k: float(v) for k, v in data["moves"].items()}, float(data["bone"]), data["reading"])
+
+
+def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptions = FlowReadingOptions()) -> FlowReading:
+    """``flow`` (S, S, 2) onset→apex in crop pixels, head motion removed; ``landmarks`` (478, 2) of the
+    onset crop."""
+    left, right = eye_centres(landmarks)
+    unit = float(np.linalg.norm(right - left))
+    x_axis = (right - left) / unit
+    down = np.array([-x_axis[1], x_axis[0]])
+    half = max(1, round(options.radius * unit))
+
+    def mean_flow(points: tuple[int, ...]) -> np.ndarray:
+        h, w = flow.shape[:2]
+        at = []
+        for x, y in np.rint(landmarks[list(points), :2]).astype(int):
+            patch = flow[max(0, y - half):min(h, y + half + 1), max(0, x - half):min(w, x + half + 1)]
+            at.append(patch.reshape(-1, 2).mean(axis=0) if patch.size else np.zeros(2))
+        return np.mean(at, axis=0)
+
+    bone = mean_flow(NOSE)
+    moved = {name: (mean_flow(points) - bone) / unit for name, points in
+             (("brows", BROWS), ("chin", CHIN), ("left_corner", LIP_CORNERS[:1]), ("right_corner", LIP_CORNERS[1:]))}
+    moves = {"brows_up": -float(moved["brows"] @ down), "chin_up": -float(moved["chin"] @ down),
+             "lip_corners_up": -float((moved["left_corner"] + moved["right_corner"]) @ down) / 2,
+             "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2}
+    bone_move = float(np.linalg.norm(bone)) / unit
+    return FlowReading(moves, bone_move, read_moves(moves, bone_move, options))
+
+
+def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions = FlowReadingOptions()) -> str:
+    """The EMFACS reading of ``FlowReading.moves`` (``bone``: the reference's own motion)."""
+    # Lip corners down read as AU15 only while the chin does not drop: a jaw drop or parted lips (speech,
+    # a surprise) pull the corners down with it.
+    depress = -moves["lip_corners_up"] if moves["chin_up"] > -options.min_move / 2 else 0.0
+    scores = {"positive": moves["lip_corners_up"], "surprise": moves["brows_up"],
+              "negative": max(-moves["brows_up"], moves["chin_up"], depress)}
+    best, *rest = sorted(scores, key=scores.get, reverse=True)
+    top = scores[best]
+    if top < options.min_move or top < options.margin * max(bone, *(scores[k] for k in rest)):
+        return UNCLEAR
+    return best

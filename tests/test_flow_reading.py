@@ -1,0 +1,79 @@
+"""The flow reading (``app.flow_reading``): real MediaPipe landmarks and real TV-L1 flow on rendered
+action units of a real photograph, and its part in the abstention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.abstention import decide
+from app.align import align_face
+from app.evidence import UNCLEAR, build_evidence
+from app.face import FaceTracker, FaceTrackerOptions, RunningMode
+from app.flow_reading import FlowReading, read_flow
+from app.model_card import InputSpec
+from app.model_input import onset_apex_flow
+from models.synth.canvas import VIDEO_LAYOUT, face_canvas
+from models.synth.render import source_map
+from tests.test_evidence_abstention import STILL, event_scores
+
+import cv2
+
+SPEC = InputSpec()  # the synthetic model's input: 128-px crops, head motion removed
+
+
+@pytest.fixture(scope="module")
+def reader():
+    face = face_canvas("grace_hopper", VIDEO_LAYOUT)
+    h, w = face.image.shape[:2]
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)[::-1]
+    tracker = FaceTracker(FaceTrackerOptions(mode=RunningMode.IMAGE, blendshapes=False))
+
+    def aligned(frame):
+        return align_face(frame, tracker.detect(frame).landmarks, SPEC.template())
+
+    neutral = aligned(face.image)
+
+    def read(aus: dict[str, float], shift: tuple[float, float] = (0.0, 0.0)) -> FlowReading:
+        motion = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float64)
+        map_x, map_y = source_map(face, aus, motion, (grid[0], grid[1]))
+        frame = cv2.remap(face.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return read_flow(onset_apex_flow(neutral, aligned(frame), SPEC), neutral.landmarks)
+
+    yield read
+    tracker.close()
+
+
+@pytest.mark.parametrize("aus, reading", [
+    ({"1": 1.0, "2": 1.0}, "surprise"),  # a micro brow raise: about 1.4 px on the crop
+    ({"1": 3.0, "2": 3.0, "26": 6.0}, "surprise"),  # the jaw drop pulls the lip corners down: not AU15
+    ({"15": 1.2, "17": 1.2}, "negative"),
+    ({"4": 1.5}, "negative"),
+    ({"12": 3.0}, "positive"),
+    ({"26": 6.0}, UNCLEAR),  # a jaw drop alone (speech) reads nothing
+    ({}, UNCLEAR),
+])
+def test_rendered_action_units_read_as_emfacs_says(reader, aus, reading):
+    assert reader(aus).reading == reading
+
+
+def test_a_head_shift_alone_reads_nothing(reader):
+    moved = reader({}, shift=(3.0, 2.0))
+    assert moved.reading == UNCLEAR and max(abs(v) for v in moved.moves.values()) < 0.01
+
+
+def test_the_flow_confirms_a_model_only_when_the_blendshapes_read_nothing():
+    unclear = build_evidence(list(range(10)), event_scores())
+    brows_up = FlowReading({"brows_up": 0.03, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
+                           0.001, "surprise")
+    probs = {"negative": 0.1, "positive": 0.05, "surprise": 0.85}
+    shown = decide("surprise", probs, unclear, STILL, flow=brows_up)
+    assert shown.label == "surprise" and "motion agree" in shown.reason
+    assert decide("surprise", probs, unclear, STILL).label == "uncertain"  # no flow reading: as before
+    assert decide("surprise", {"surprise": 0.5, "negative": 0.3, "positive": 0.2}, unclear, STILL,
+                  flow=brows_up).label == "uncertain"  # agrees, but the model is unsure
+    assert decide("negative", {"negative": 0.95, "positive": 0.0, "surprise": 0.05}, unclear, STILL,
+                  flow=brows_up).label == "uncertain"  # disagrees
+    smile = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.8, mouthSmileRight=0.8))
+    assert decide("surprise", probs, smile, STILL, flow=brows_up).label != "surprise"  # the blendshapes speak first
+    assert FlowReading.from_json(brows_up.to_json()) == brows_up
