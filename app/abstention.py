@@ -203,12 +203,15 @@ def percent(p: float | None) -> str:
 
 
 def label_text(label: str | None, model_label: str | None, probabilities: dict[str, float],
-               evidence: Evidence | None) -> str:
+               evidence: Evidence | None, flow: FlowReading | None = None) -> str:
     """One line for the app, the report and the CSV readers, e.g.
-    "uncertain (EPIR: negative 97 %; face: positive)"."""
+    "uncertain (EPIR: negative 97 %; face: positive)"; when the blendshapes read nothing and the flow
+    reads an emotion, also that: "surprise 86 % (face: unclear, motion: surprise)"."""
     if label is None and model_label is None:
         return "unlabelled (no model installed)"
     face = f"face: {evidence.face_reading}" if evidence is not None else "face: no evidence"
+    if evidence is not None and evidence.face_reading == UNCLEAR and flow is not None and flow.reading != UNCLEAR:
+        face += f", motion: {flow.reading}"
     epir = f"EPIR: {model_label} {percent(probabilities.get(model_label))}" if model_label else "no model"
     if label == model_label:
         return f"{label} {percent(probabilities.get(label))} ({face})"

@@ -68,7 +68,7 @@ class Event:
     @property
     def label_text(self) -> str:
         """E.g. "uncertain (EPIR: negative 97 %; face: positive)" (app.abstention.label_text)."""
-        return label_text(self.label, self.model_label, self.probabilities, self.evidence)
+        return label_text(self.label, self.model_label, self.probabilities, self.evidence, self.flow_reading)
 
     @property
     def evidence_text(self) -> str:

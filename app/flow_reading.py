@@ -4,8 +4,8 @@ MediaPipe's blendshapes (``app.evidence``) are the real-trained reading of an ev
 micro-expressions: a 1–3 px movement of the lip corners or brows stays inside every score's noise, so a
 micro event reads ``unclear`` and its label stays ``uncertain`` whatever the model says. The flow the
 classifier is given does see such movements. This module measures, in eye distances on the aligned crop,
-how far the brows, the lip corners and the chin moved up or down relative to the nose bridge (bone, which
-no expression moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip corners up →
+how far the brows, the lip corners and the chin moved relative to the nose (bone, which no expression
+moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip corners up and out →
 positive; brows raised → surprise; brows lowered, lip corners down or chin raised → negative. It is
 geometry, not a trained model, so it reads a real face as it reads a rendered one. It never labels an event
 alone: the abstention (``app.abstention.decide``) lets it stand in for an unreadable blendshape change only
@@ -93,7 +93,10 @@ def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions
     # Lip corners down read as AU15 only while the chin does not drop: a jaw drop or parted lips (speech,
     # a surprise) pull the corners down with it.
     depress = -moves["lip_corners_up"] if moves["chin_up"] > -options.min_move / 2 else 0.0
-    scores = {"positive": moves["lip_corners_up"], "surprise": moves["brows_up"],
+    # AU12 pulls the corners obliquely, up and out towards the cheekbone; straight up is the upper lip
+    # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too.
+    smile = min(moves["lip_corners_up"], 2 * moves["lip_corners_out"])
+    scores = {"positive": smile, "surprise": moves["brows_up"],
               "negative": max(-moves["brows_up"], moves["chin_up"], depress)}
     best, *rest = sorted(scores, key=scores.get, reverse=True)
     top = scores[best]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.abstention import decide
+from app.abstention import decide, label_text
 from app.align import align_face
 from app.evidence import UNCLEAR, build_evidence
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
@@ -50,6 +50,7 @@ def reader():
     ({"15": 1.2, "17": 1.2}, "negative"),
     ({"4": 1.5}, "negative"),
     ({"12": 3.0}, "positive"),
+    ({"10": 3.0}, UNCLEAR),  # the upper lip raiser (disgust) lifts the corners straight up: no smile
     ({"26": 6.0}, UNCLEAR),  # a jaw drop alone (speech) reads nothing
     ({}, UNCLEAR),
 ])
@@ -69,6 +70,7 @@ def test_the_flow_confirms_a_model_only_when_the_blendshapes_read_nothing():
     probs = {"negative": 0.1, "positive": 0.05, "surprise": 0.85}
     shown = decide("surprise", probs, unclear, STILL, flow=brows_up)
     assert shown.label == "surprise" and "motion agree" in shown.reason
+    assert label_text("surprise", "surprise", probs, unclear, brows_up) == "surprise 85 % (face: unclear, motion: surprise)"
     assert decide("surprise", probs, unclear, STILL).label == "uncertain"  # no flow reading: as before
     assert decide("surprise", {"surprise": 0.5, "negative": 0.3, "positive": 0.2}, unclear, STILL,
                   flow=brows_up).label == "uncertain"  # agrees, but the model is unsure
