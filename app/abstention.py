@@ -5,7 +5,9 @@ A label is shown when the real-face evidence (``app.evidence``) and EPIR agree a
 surprise (``decide``). Otherwise the event is ``uncertain``, or ``none`` when the motion is not an
 expression: a blink, a head turn or nod, speech or chewing (the jaw opening and closing repeatedly), a
 yawn (a wide jaw drop without raised brows), a face the detector stops vouching for (a hand over it), or
-a model whose own ``none`` class wins while the face shows nothing. EPIR's own label and probabilities
+a model whose own ``none`` class wins while the face shows nothing, or a face that did not move from the
+event's onset to its apex (``app.flow_reading``). A label is also shown when the blendshapes read nothing
+but the onset→apex flow reads the model's emotion. EPIR's own label and probabilities
 are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were chosen is in the
 README ("Evidence and abstention")."""
 
@@ -50,6 +52,10 @@ class AbstentionRule:
     yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn...
     yawn_brows: float = 0.15  # ...with the brows rising less than this (with them: an exaggerated surprise)
     occlusion_drop: float = 0.5  # face confidence falling below this fraction of its value at onset
+    # The largest regional motion from onset to apex (``FlowReading.peak``, eye distances) below which the
+    # face did not move inside the event: the spotter compared frames outside it (a still face between two
+    # expressions differs from both).
+    still_face: float = 0.004
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     faces the synthetic model says "negative 99 %" on laughs."""
     if motion is not None and motion.confidence_ratio < rule.occlusion_drop:
         return Verdict(NONE, model_label, "the face was partly hidden")
+    if flow is not None and flow.peak < rule.still_face:
+        return Verdict(NONE, model_label, f"the face did not move from onset to apex ({flow.peak:.4f} eye distances)")
     reading = evidence.face_reading if evidence is not None else UNCLEAR
     cue = _non_expression(evidence, motion, rule) if evidence is not None else ""
     if evidence is not None and reading == UNCLEAR and cue:

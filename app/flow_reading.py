@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from app.evidence import UNCLEAR
-from app.regions import eye_centres
+from app.regions import SPOTTING_REGIONS, eye_centres, region_boxes
+from app.spotting_signal import region_motion
 
 # MediaPipe landmarks, image-left and image-right together: inner, middle and outer brow; the lip
 # corners; the chin's front; the nose's ridge and tip (the reference: a brow raise reaches the bridge).
@@ -47,6 +48,7 @@ class FlowReading:
     moves: dict[str, float]  # brows_up, lip_corners_up, chin_up: signed, eye distances, up > 0
     bone: float  # flow left at the nose bridge after the head's motion is removed (eye distances)
     reading: str  # "positive", "surprise", "negative" or UNCLEAR
+    peak: float = float("nan")  # the largest motion of the spotter's 11 facial regions (eye distances)
 
     @property
     def text(self) -> str:
@@ -54,11 +56,12 @@ class FlowReading:
         return ", ".join(f"{WORDS[k]} {v:+.3f}" for k, v in self.moves.items()) + " eye distances"
 
     def to_json(self) -> dict[str, Any]:
-        return {"reading": self.reading, "bone": round(self.bone, 4), "moves": {k: round(v, 4) for k, v in self.moves.items()}}
+        return {"reading": self.reading, "bone": round(self.bone, 4), "peak": round(self.peak, 4),
+                "moves": {k: round(v, 4) for k, v in self.moves.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "FlowReading":
-        return cls({k: float(v) for k, v in data["moves"].items()}, float(data["bone"]), data["reading"])
+        return cls({k: float(v) for k, v in data["moves"].items()}, float(data["bone"]), data["reading"], float(data["peak"]))
 
 
 def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptions = FlowReadingOptions()) -> FlowReading:
@@ -85,7 +88,8 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
              "lip_corners_up": -float((moved["left_corner"] + moved["right_corner"]) @ down) / 2,
              "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2}
     bone_move = float(np.linalg.norm(bone)) / unit
-    return FlowReading(moves, bone_move, read_moves(moves, bone_move, options))
+    peak = float(region_motion(flow, region_boxes(SPOTTING_REGIONS, landmarks, flow.shape[0]), np.zeros(4)).max()) / unit
+    return FlowReading(moves, bone_move, read_moves(moves, bone_move, options), peak)
 
 
 def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions = FlowReadingOptions()) -> str:

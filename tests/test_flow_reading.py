@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.abstention import decide, label_text
+from app.abstention import AbstentionRule, decide, label_text
 from app.align import align_face
 from app.evidence import UNCLEAR, build_evidence
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
@@ -63,10 +63,27 @@ def test_a_head_shift_alone_reads_nothing(reader):
     assert moved.reading == UNCLEAR and max(abs(v) for v in moved.moves.values()) < 0.01
 
 
+@pytest.mark.parametrize("aus", [{"14": 1.0}, {"7": 1.0}, {"9": 1.0}, {"1": 1.0}])
+def test_the_smallest_micro_movements_are_not_a_still_face(reader, aus):
+    """One action unit at one micro intensity (about 1.4 px at its main landmark), also away from the
+    reading's landmarks (a dimpler, the lids, the nose), moves a region well beyond ``still_face``."""
+    still = AbstentionRule().still_face
+    assert reader(aus).peak > 2 * still
+    assert reader({}).peak < still / 2
+
+
+def test_a_face_that_did_not_move_from_onset_to_apex_is_no_expression():
+    unclear = build_evidence(list(range(10)), event_scores())
+    still = FlowReading({"brows_up": 0.0, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
+                        0.0002, UNCLEAR, peak=0.001)
+    verdict = decide("negative", {"negative": 0.97, "positive": 0.02, "surprise": 0.01}, unclear, STILL, flow=still)
+    assert verdict.label == "none" and "did not move" in verdict.reason
+
+
 def test_the_flow_confirms_a_model_only_when_the_blendshapes_read_nothing():
     unclear = build_evidence(list(range(10)), event_scores())
     brows_up = FlowReading({"brows_up": 0.03, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
-                           0.001, "surprise")
+                           0.001, "surprise", peak=0.04)
     probs = {"negative": 0.1, "positive": 0.05, "surprise": 0.85}
     shown = decide("surprise", probs, unclear, STILL, flow=brows_up)
     assert shown.label == "surprise" and "motion agree" in shown.reason
