@@ -36,7 +36,7 @@ READING_CLASSES = {
 
 @dataclass(frozen=True)
 class AbstentionRule:
-    min_confidence: float = 0.6  # EPIR's probability needed even when the evidence agrees
+    min_confidence: float = 0.7  # EPIR's probability needed even when the evidence agrees
     # A smile or surprise at least this strong (``Evidence.strength``, blendshape units) on a face doing
     # nothing else is shown without the model's agreement (``decide``).
     face_alone: float = 0.6

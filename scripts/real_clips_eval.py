@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.abstention import NONE, AbstentionRule, MotionContext, decide  # noqa: E402
 from app.evidence import READINGS, Evidence  # noqa: E402
+from app.flow_reading import FlowReading  # noqa: E402
 
 TRUTH = Path(__file__).with_name("real_clips_truth.json")
 NO_EXPRESSION = "no expression"
@@ -75,7 +76,8 @@ def shown_label(event: dict, synthetic: bool, rule: AbstentionRule | None) -> tu
         return event["label"], event["label_reason"]
     evidence = Evidence.from_json(event["evidence"]).reread() if event.get("evidence") else None
     motion = MotionContext.from_json(event["motion"]) if event.get("motion") else None
-    verdict = decide(event["model_label"], event["probabilities"], evidence, motion, rule, synthetic)
+    flow = FlowReading.from_json(event["flow_reading"]) if event.get("flow_reading") else None
+    verdict = decide(event["model_label"], event["probabilities"], evidence, motion, rule, synthetic, flow)
     return verdict.label, verdict.reason
 
 

@@ -70,6 +70,12 @@ def test_agreement_keeps_the_label_and_disagreement_abstains():
     assert verdict.label == "uncertain" and verdict.model_label == "negative" and "positive" in verdict.reason
     low = {"negative": 0.3, "positive": 0.45, "surprise": 0.25}
     assert decide("positive", low, faint, STILL).label == "uncertain"  # agrees, but unsure
+    # A negative reading from a restless upper lip with a model at 0.62 (a rendered micro brow raise of the
+    # second development set): agreement below min_confidence is no label.
+    lip = evidence(mouthUpperUpLeft=0.24, mouthUpperUpRight=0.24)
+    assert lip.face_reading == "negative"
+    assert decide("negative", {"negative": 0.62, "positive": 0.02, "surprise": 0.36}, lip, STILL).label == "uncertain"
+    assert decide("negative", {"negative": 0.75, "positive": 0.02, "surprise": 0.23}, lip, STILL).label == "negative"
 
 
 def test_a_clear_smile_speaks_for_itself_unless_a_real_trained_model_is_sure_of_another_emotion():
