@@ -13,7 +13,7 @@ import numpy as np
 
 from app.abstention import NONE, MotionContext, label_text
 from app.blendshapes import BLENDSHAPE_NAMES
-from app.evidence import Evidence, describe
+from app.evidence import UNCLEAR, Evidence, describe
 from app.flow_reading import FlowReading
 
 
@@ -74,6 +74,15 @@ class Event:
     def evidence_text(self) -> str:
         """E.g. "lip corners up (smile) +0.82, cheeks raised +0.40" (app.evidence.describe)."""
         return describe(self.evidence)
+
+    @property
+    def motion_text(self) -> str:
+        """What the onset→apex flow read, when the blendshapes read nothing and the flow an emotion (the
+        agreement a label may then rest on), e.g. "surprise: brows up +0.031 eye distances"; else ""."""
+        f, e = self.flow_reading, self.evidence
+        if f is None or f.reading == UNCLEAR or (e is not None and e.face_reading != UNCLEAR):
+            return ""
+        return f"{f.reading}: {f.text}"
 
     def to_json(self) -> dict[str, Any]:
         return {

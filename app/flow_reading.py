@@ -29,6 +29,7 @@ BROWS = (107, 336, 66, 296, 105, 334, 70, 300, 46, 276)
 LIP_CORNERS = (61, 291)
 CHIN = (175, 199, 200)
 NOSE = (197, 195, 5, 4)
+SHOWN = 0.005  # the smallest movement named in ``FlowReading.text`` (eye distances)
 WORDS = {"brows_up": "brows up", "lip_corners_up": "lip corners up", "lip_corners_out": "lip corners out",
          "chin_up": "chin up"}
 
@@ -52,8 +53,10 @@ class FlowReading:
 
     @property
     def text(self) -> str:
-        """E.g. "brows up +0.051, lip corners up -0.004, chin up +0.002 eye distances"."""
-        return ", ".join(f"{WORDS[k]} {v:+.3f}" for k, v in self.moves.items()) + " eye distances"
+        """The movements of at least ``SHOWN`` eye distances, largest first, e.g. "brows up +0.051, chin up
+        -0.012 eye distances"; "no movement" when none is that large."""
+        moved = sorted(((k, v) for k, v in self.moves.items() if abs(v) >= SHOWN), key=lambda kv: -abs(kv[1]))
+        return ", ".join(f"{WORDS[k]} {v:+.3f}" for k, v in moved) + " eye distances" if moved else "no movement"
 
     def to_json(self) -> dict[str, Any]:
         return {"reading": self.reading, "bone": round(self.bone, 4), "peak": round(self.peak, 4),

@@ -3,11 +3,15 @@ action units of a real photograph, and its part in the abstention."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 import pytest
 
 from app.abstention import AbstentionRule, decide, label_text
 from app.align import align_face
+from app.events import Event
 from app.evidence import UNCLEAR, build_evidence
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
 from app.flow_reading import FlowReading, read_flow
@@ -16,8 +20,6 @@ from app.model_input import onset_apex_flow
 from models.synth.canvas import VIDEO_LAYOUT, face_canvas
 from models.synth.render import source_map
 from tests.test_evidence_abstention import STILL, event_scores
-
-import cv2
 
 SPEC = InputSpec()  # the synthetic model's input: 128-px crops, head motion removed
 
@@ -96,3 +98,17 @@ def test_the_flow_confirms_a_model_only_when_the_blendshapes_read_nothing():
     smile = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.8, mouthSmileRight=0.8))
     assert decide("surprise", probs, smile, STILL, flow=brows_up).label != "surprise"  # the blendshapes speak first
     assert FlowReading.from_json(brows_up.to_json()) == brows_up
+
+
+def test_an_event_names_the_motion_its_label_rests_on():
+    unclear = build_evidence(list(range(10)), event_scores())
+    brows_up = FlowReading({"brows_up": 0.031, "lip_corners_up": -0.002, "lip_corners_out": 0.001, "chin_up": 0.0},
+                           0.001, "surprise", peak=0.04)
+    event = Event(event_id=1, face_id=0, onset_frame=10, apex_frame=13, offset_frame=16, onset_time=0.33,
+                  apex_time=0.43, offset_time=0.53, duration_ms=200.0, kind="micro", spot_score=2.0,
+                  label="surprise", probabilities={"surprise": 0.86}, model_label="surprise", evidence=unclear,
+                  flow_reading=brows_up)
+    assert event.motion_text == "surprise: brows up +0.031 eye distances"
+    assert event.label_text == "surprise 86 % (face: unclear, motion: surprise)"
+    smile = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.8, mouthSmileRight=0.8))
+    assert replace(event, evidence=smile).motion_text == ""  # the blendshapes read it: they speak

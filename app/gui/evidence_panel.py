@@ -61,6 +61,8 @@ class EvidencePanel(QWidget):
         head = (f"#{e.event_id} {e.kind_text} at onset {e.onset_time:.2f} s (apex {e.apex_time:.2f} s, "
                 f"{e.duration_ms:.0f} ms): ")
         head += f"<b>{html.escape(e.label_text)}</b><br>face: {html.escape(e.evidence_text)}"
+        if e.motion_text:
+            head += f"<br>motion: {html.escape(e.motion_text)}"
         if e.model_label and honesty:
             head += f"<br><i>{honesty}</i>"
         self.caption.setText(head)

@@ -49,10 +49,13 @@ DEIDENTIFIED = ("expression labels, timings, the spotting signal, markers and no
 
 def _evidence_cell(e) -> str:
     """The face's reading and its movements in plain words (app.evidence.describe), e.g.
-    "positive: lip corners up (smile) +0.82, cheeks raised +0.40"."""
+    "positive: lip corners up (smile) +0.82, cheeks raised +0.40"; with the flow's reading when it stood in
+    for an unreadable face ("unclear: no visible facial movement; motion surprise: brows up +0.031 eye
+    distances")."""
     if e.evidence is None:
         return "—"
-    return f"{e.evidence.face_reading}: {e.evidence_text}"
+    cell = f"{e.evidence.face_reading}: {e.evidence_text}"
+    return f"{cell}; motion {e.motion_text}" if e.motion_text else cell
 
 
 def label_colours(classes: tuple[str, ...], labels: list[str]) -> dict[str, str]:
