@@ -15,7 +15,9 @@ expressive stretch of a development clip): lip corners 0.20 up and 0.19 out in p
 ``single_face.mp4`` smile (``mouthSmile`` +0.89) → AU12 10 (0.30); inner brows up to 0.16 and outer
 brows 0.11 in ``testMovie.mp4``'s emphatic brow raise (``browInnerUp`` up to +0.84) → AU1 and AU2 5
 each (0.15; together 0.2); the chin 0.2 down in the same clip's speech (``jawOpen`` up to +0.26), a
-surprise's jaw drop being wider → AU26 10. The other AUs have no real clip here: their macro values keep
+surprise's jaw drop being wider (a real surprise burst reads ``jawOpen`` 0.73) → AU26 15 (the chin about
+0.3 down; rendered with its parted lips, ``models.synth.mouth``, it reads ``jawOpen`` +0.38 on training
+people, ``scripts/au_response.py synth``). The other AUs have no real clip here: their macro values keep
 the previous 2.5-4 range scaled to the same eye-distance sizes (brow lowerer 6 like the brow raise;
 lids 1.5-2, about a third of the lid gap). Events draw a fraction of it (``long_videos``, ``clips``).
 AU codes are strings: ``"12"`` (both sides), ``"R12"`` / ``"L12"`` (FACS: the subject's right or left
@@ -53,6 +55,12 @@ class ActionUnit:
     macro: float  # intensity of a full macro-expression (see the module docstring for its grounding)
     anchors: tuple[int, ...] = ()  # landmarks held still
     anchor_sigma: float = 0.05  # how far around an anchor the field is held back, in eye distances
+    # (top, bottom) landmarks: no movement above top's level, full movement below bottom's (along the face's
+    # y axis, smoothstep between). The jaw and the lower lip move nothing above the nose's base (2) and the
+    # skin down to the lips' seam (13) only in part: their wide fields otherwise pulled the nose's base down
+    # 0.2 eye distances at a full jaw drop, and MediaPipe read the shortened skin above the lip as an
+    # upper-lip raise (``mouthUpperUp``).
+    held_above: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -165,13 +173,13 @@ ACTION_UNITS: dict[int, ActionUnit] = {
         ),
         ActionUnit(
             25, "lips part", _mid((14,), (0, 1)) + _mid((17,), (0, 1)) + _pairs(LOWER_LIP[:3], (0, 0.8)), 0.12, 4.0,
-            anchors=(0, 13) + sum(UPPER_LIP[:2], ()), anchor_sigma=0.03,
+            anchors=(0, 13) + sum(UPPER_LIP[:2], ()), anchor_sigma=0.03, held_above=(2, 13),
         ),
         ActionUnit(
             26, "jaw drop",
             _mid((152, 175, 199, 18, 200, 17, 14), (0, 1)) + _pairs(CHIN_SIDES + JAW, (0, 0.8))
-            + _pairs(LOWER_LIP, (0, 0.9)) + _pairs(MOUTH_CORNERS, (0.1, 0.4)), 0.22, 10.0,
-            anchors=(0, 13) + sum(UPPER_LIP, ()), anchor_sigma=0.045,
+            + _pairs(LOWER_LIP, (0, 0.9)) + _pairs(MOUTH_CORNERS, (0.1, 0.4)), 0.22, 15.0,
+            anchors=(0, 13) + sum(UPPER_LIP, ()), anchor_sigma=0.045, held_above=(2, 13),
         ),
         # Blink: the upper lids travel to their lower partners (directions come from the face itself).
         ActionUnit(
@@ -207,6 +215,7 @@ class ControlSet:
     sigma: float  # pixels
     anchors: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (A, 2) held still
     anchor_sigma: float = 1.0  # pixels
+    ramp: tuple[np.ndarray, float, float] | None = None  # (face y axis, level at 0, level at 1): see ``held_above``
 
 
 def controls(code: str | int, landmarks: np.ndarray, asymmetry: float = 0.0) -> ControlSet:
@@ -231,8 +240,12 @@ def controls(code: str | int, landmarks: np.ndarray, asymmetry: float = 0.0) -> 
             moves.append(gain * move)
     held = au.anchors + (() if number == BLINK else BONE)
     anchors = landmarks[list(held), :2].astype(np.float32).reshape(-1, 2)
+    ramp = None
+    if au.held_above is not None:
+        top, bottom = (float(landmarks[i, :2] @ frame.y_axis) for i in au.held_above)
+        ramp = (frame.y_axis.astype(np.float32), top, max(bottom, top + 0.02 * frame.unit))
     return ControlSet(np.array(points, np.float32), np.array(moves, np.float32), au.sigma * frame.unit,
-                      anchors, au.anchor_sigma * frame.unit)
+                      anchors, au.anchor_sigma * frame.unit, ramp)
 
 
 def flow(x: np.ndarray, y: np.ndarray, velocity, steps: int = FLOW_STEPS) -> tuple[np.ndarray, np.ndarray]:
@@ -253,12 +266,13 @@ def flow(x: np.ndarray, y: np.ndarray, velocity, steps: int = FLOW_STEPS) -> tup
 
 def smooth_field(at: np.ndarray, control_set: ControlSet) -> np.ndarray:
     """Displacement (N, 2) at points (N, 2): Gaussian-weighted controls, normalised where they overlap,
-    held back near the anchors.
+    held back near the anchors and, for an AU with ``held_above``, above its top landmark's level.
 
     Dividing by max(1, sum of weights) makes a control move by its own displacement even when
     neighbouring controls push the same way. Each anchor multiplies the field by 1 - exp(-r^2 / 2s^2)
     (r its distance, s ``anchor_sigma``): zero on the anchor, no effect a few s away, so a wide field
-    (a brow raise reaching the forehead) leaves the eye still without its own movement shrinking.
+    (a brow raise reaching the forehead) leaves the eye still without its own movement shrinking. A ramp
+    (``ControlSet.ramp``) multiplies it by a smoothstep from 0 at one level of the face to 1 at a lower one.
     """
     diff = at[:, None, :] - control_set.points[None]
     weights = np.exp(-(diff**2).sum(-1) / (2 * control_set.sigma**2))
@@ -266,6 +280,10 @@ def smooth_field(at: np.ndarray, control_set: ControlSet) -> np.ndarray:
     if len(control_set.anchors):
         near = ((at[:, None, :] - control_set.anchors[None]) ** 2).sum(-1)
         moved *= np.prod(1 - np.exp(-near / (2 * control_set.anchor_sigma**2)), axis=1)[:, None]
+    if control_set.ramp is not None:
+        axis, top, bottom = control_set.ramp
+        t = np.clip((at @ axis - top) / (bottom - top), 0, 1)
+        moved *= (t * t * (3 - 2 * t))[:, None]
     return moved
 
 

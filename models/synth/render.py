@@ -5,7 +5,10 @@ Rendering is split in two: ``plan_sequence`` decides everything per frame (AU in
 lighting) and the ground truth, deterministically from the seed; ``iter_frames`` turns the plan into
 images one at a time (a weighted sum of cached AU fields, the pixel grid carried back along it by
 ``aus.flow``, and one ``cv2.remap`` of the image per frame), so long videos stream to disk without holding
-every frame in memory.
+every frame in memory. What a warp of skin cannot show is one more step of that map plus a little paint,
+decided per frame from the moved landmarks whatever AUs moved them: lips that part show the mouth's
+cavity (``mouth``), an upper lid raised above its place uncovers the white of a still eyeball (``eyes``);
+frames where neither happens are rendered by the warp alone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from models.synth.aus import BLINK, face_frame, flow, parse_code
 from models.synth.canvas import CLIP_LAYOUT, FaceCanvas, face_canvas
 from models.synth.distractors import Distractor, apex_s, au_intensities, draw_hand, hand_path, head_offsets, skin_colour
 from models.synth.events import ExpressionEvent, blink_event
+from models.synth.eyes import eye_openings, still_irises
+from models.synth.mouth import mouth_openings
 
 
 BLINK_CODE = str(BLINK)
@@ -97,6 +102,9 @@ class SequencePlan:
     hand: np.ndarray | None = None  # (n_frames, 3): centre x, y and direction (+1 rightwards); NaN: no hand
     hand_size: float = 0.0
     hand_colour: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # Per frame: what opens beyond a warp (``models.synth.mouth``: parted lips, ``models.synth.eyes``: the
+    # white above a raised lid's iris), each with box, source and paint.
+    openings: tuple[tuple, ...] = ()
 
 
 def aus_text(aus: dict[str, float]) -> str:
@@ -174,6 +182,14 @@ def plan_sequence(
 
     moved = face.moved_landmarks(intensities) if intensities else face.landmarks[None].astype(np.float64).repeat(n, 0)
     landmarks = (np.einsum("nij,nkj->nki", motion[:, :, :2], moved) + motion[:, None, :, 2]).astype(np.float32)
+    mouths = mouth_openings(landmarks, face.landmarks, face.image)
+    eyes = eye_openings(landmarks, face.landmarks, motion, face.image)
+    for i, (mouth, pair) in enumerate(zip(mouths, eyes)):
+        if pair:
+            landmarks[i] = still_irises(landmarks[i], face.landmarks, motion[i], pair)
+        if mouth is not None:
+            landmarks[i] = mouth.open_landmarks(landmarks[i])
+    openings = tuple(pair + ((mouth,) if mouth is not None else ()) for mouth, pair in zip(mouths, eyes))
 
     hand = None
     hands = [d for d in distractors if d.kind == "hand"]
@@ -193,7 +209,8 @@ def plan_sequence(
         sorted((_distractor_interval(d, t, fps, n) for d in distractors), key=lambda i: i.onset),
     )
     return SequencePlan(intensities, motion, gain, gradient, nuisances.noise_sigma,
-                        int(rng.integers(2**31)), truth, hand, 0.55 * frame.unit, skin_colour(face.image, frame))
+                        int(rng.integers(2**31)), truth, hand, 0.55 * frame.unit, skin_colour(face.image, frame),
+                        openings if any(openings) else ())
 
 
 def _distractor_interval(d: Distractor, t: np.ndarray, fps: float, n: int) -> Interval:
@@ -242,7 +259,14 @@ def iter_frames(face: FaceCanvas, plan: SequencePlan) -> Iterator[np.ndarray]:
     for i in range(plan.truth.n_frames):
         levels = {code: float(values[i]) for code, values in plan.intensities.items()}
         map_x, map_y = source_map(face, levels, plan.motion[i], (xs, ys))
+        painted = []
+        for opening in plan.openings[i] if plan.openings else ():  # one more step of the map each
+            box = opening.box((height, width))
+            map_x[box], map_y[box], cover = opening.source(xs[box], ys[box], map_x, map_y)
+            painted.append((opening, box, cover))
         frame = cv2.remap(face.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        for opening, box, cover in painted:
+            opening.paint(frame[box], xs[box], ys[box], cover)
         if plan.hand is not None and np.isfinite(plan.hand[i, 0]):
             draw_hand(frame, plan.hand[i, :2], plan.hand_size, plan.hand_colour, plan.hand[i, 2] > 0)
         lit = plan.gain[i] != 1.0 or plan.gradient[i] != 0.0
