@@ -369,7 +369,7 @@ def test_a_full_macro_expression_moves_the_blendshapes_as_a_real_face_does(photo
     brow raise or a jaw drop moves MediaPipe's real-trained blendshapes well past the 0.15 the evidence
     reads, more than any other movement; a brow raise no longer narrows the eyes (the old field dragged the
     lower lids up: ``eyeBlink`` +0.28), and a jaw drop opens the mouth (the warp alone kept the lips sealed:
-    ``jawOpen`` +0.11 on this face, and the skin above the lip, pulled down, read as the upper lip falling)."""
+    ``jawOpen`` <= 0.05 on this face, ``mouthPucker`` +0.37)."""
     from app.evidence import MOVEMENTS, movement_values
     from models.synth.aus import macro_intensity
     from models.synth.canvas import VIDEO_LAYOUT
