@@ -96,6 +96,7 @@ class LipProfile:
 
 
 def lip_profile(landmarks: np.ndarray) -> LipProfile:
+    """The photograph's lips (its landmarks on the canvas), computed once per face."""
     uv, unit, x_axis, y_axis = _uv(landmarks)
     u0, u1 = uv[61, 0], uv[291, 0]
     r = np.linspace(0, 1, SAMPLES)
