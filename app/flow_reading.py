@@ -39,7 +39,7 @@ class FlowReadingOptions:
     """Chosen on the synthetic development set (seed 7) and checked on the real development clips; see the
     README ("Evidence and abstention")."""
 
-    min_move: float = 0.015  # eye distances (0.7 px on the synthetic model's crop) a reading needs
+    min_move: float = 0.012  # eye distances (0.55 px on the synthetic model's crop) a reading needs
     margin: float = 2.0  # the read movement must be this many times any other reading's and the bone's
     radius: float = 0.04  # flow averaged over a square of this half-side (eye distances) at each landmark
 
