@@ -27,6 +27,11 @@ NONE = "none"
 # (``app.evidence.read_held``); a negative reading needs the model (negative movements are noisy in speech).
 FACE_ALONE = ("positive", "surprise")
 # Which model classes each evidence reading supports (model class names are lower-cased).
+# The blendshape movements whose fall is an expression ending, by the emotion a flow reading would read in
+# that ending: brows coming down from a raise, the jaw closing, a smile fading read as brows lowered, a chin
+# raised, lip corners pulled down; a frown fading as a smile.
+RELEASES = {"negative": ("inner_brow_raise", "outer_brow_raise", "jaw_drop", "lip_corner_pull"),
+            "positive": ("lip_corner_depress",)}
 READING_CLASSES = {
     "positive": {"positive", "happiness", "happy"},
     "surprise": {"surprise"},
@@ -56,6 +61,9 @@ class AbstentionRule:
     # face did not move inside the event: the spotter compared frames outside it (a still face between two
     # expressions differs from both).
     still_face: float = 0.004
+    # A fall of a blendshape movement (``RELEASES``) this large says the flow reading's movement is an
+    # expression ending (the smallest movement the reading reads, ``ReadingOptions.min_rise``).
+    release_fall: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         if p >= rule.alone_confidence and not synthetic:
             return Verdict(model_label, model_label, "no readable movement; the model is confident")
         if flow is not None and flow.reading != UNCLEAR and model_label.lower() in READING_CLASSES[flow.reading] \
-                and p >= rule.min_confidence:
+                and p >= rule.min_confidence and not _ending(flow, evidence, rule):
             return Verdict(model_label, model_label, f"the model and the face's motion agree ({flow.reading}: {flow.text})")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
     agrees = model_label.lower() in READING_CLASSES[reading]
@@ -180,6 +188,11 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
     why = f"; and {cue}" if cue else ""
     return Verdict(UNCERTAIN, model_label, f"{said}, the face reads {reading}{why}")
+
+
+def _ending(flow: FlowReading, evidence: Evidence, rule: AbstentionRule) -> bool:
+    """Whether the blendshapes show an expression ending where the flow reads a new one (``RELEASES``)."""
+    return any(-evidence.movements.get(key, 0.0) >= rule.release_fall for key in RELEASES.get(flow.reading, ()))
 
 
 def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: AbstentionRule) -> str:

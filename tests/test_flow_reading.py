@@ -12,6 +12,7 @@ import pytest
 from app.abstention import AbstentionRule, decide, label_text
 from app.align import align_face
 from app.events import Event
+from app.blendshapes import BLENDSHAPE_INDEX
 from app.evidence import UNCLEAR, build_evidence
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
 from app.flow_reading import FlowReading, read_flow
@@ -112,3 +113,18 @@ def test_an_event_names_the_motion_its_label_rests_on():
     assert event.label_text == "surprise 86 % (face: unclear, motion: surprise)"
     smile = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.8, mouthSmileRight=0.8))
     assert replace(event, evidence=smile).motion_text == ""  # the blendshapes read it: they speak
+
+
+def test_an_expression_ending_is_not_read_as_a_new_one():
+    """Brows coming down from a raise move as a brow lowerer would: the flow reads negative, but the
+    blendshapes show the raise falling, and no label rests on that reading."""
+    scores = event_scores(frames=10)
+    scores[:, BLENDSHAPE_INDEX["browInnerUp"]] = np.linspace(0.8, 0.1, 10)  # a surprise's brows coming down
+    ending = build_evidence(list(range(10)), scores)
+    assert ending.face_reading == UNCLEAR
+    brows_down = FlowReading({"brows_up": -0.03, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
+                             0.001, "negative", peak=0.04)
+    sure = {"negative": 0.9, "positive": 0.05, "surprise": 0.05}
+    assert decide("negative", sure, ending, STILL, flow=brows_down).label == "uncertain"
+    still = build_evidence(list(range(10)), event_scores())
+    assert decide("negative", sure, still, STILL, flow=brows_down).label == "negative"
