@@ -92,13 +92,18 @@ class EventDetector:
         return sample, self._detect(sample, m)
 
     def finish(self) -> list[SpottedInterval]:
-        """End of the track: whatever is in progress becomes an event (``open_ended`` if still up)."""
+        """End of the track: whatever is in progress becomes an event (``open_ended`` if still up). The
+        baseline's history is kept: when the same face comes back (it was lost for longer than a bridged
+        miss), its still-face noise is known, and a first second of fresh, unclipped values (often the face
+        settling, or an expression in progress) would set the threshold for the next seconds."""
         intervals = []
         if self._active:
             last_s, last_m = self._active[-1]
             interval = self._close(self._active, open_ended=self._up(self._active, last_s, last_m))
             intervals = [interval] if interval else []
+        history = self._history
         self.reset()
+        self._history = history
         return intervals
 
     def _sample(self, m: MotionSample) -> SpotSample:

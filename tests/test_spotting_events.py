@@ -165,3 +165,24 @@ def test_the_threshold_comes_back_down_after_speech():
     events, samples = _run(value)
     assert samples[int(5.3 * FPS)].threshold < 0.5
     assert any(abs(e.apex_time - 5.5) < 0.1 for e in events), [(e.onset_time, e.offset_time) for e in events]
+
+
+def test_a_face_that_comes_back_keeps_its_baseline():
+    """A face lost for a second (its track flushed with ``finish``) comes back in the middle of a release:
+    the first second's motion must not set the threshold of the seconds after it, which would hide a
+    micro-expression there (the second development set: a threshold 20-40 times the still face's for 4 s)."""
+    _, still = _noise(6.0)
+    t, back = _noise(5.0, seed=3)
+    back += _bump(t, 0.7, 1.6, 4.0)  # an expression releasing as the face is found again
+    back += _bump(t, 3.0, 0.3, 0.6)  # a micro-expression two seconds later
+    detector = EventDetector(FPS, SpottingOptions())
+    for i, v in enumerate(still):
+        detector.push(MotionSample(i, i / FPS, float(v), float(v), 0.0, False))
+    detector.finish()
+    found = []
+    for i, v in enumerate(back):
+        found += detector.push(MotionSample(300 + i, 10 + i / FPS, float(v), float(v), 0.0, False))[1]
+    found += detector.finish()
+    assert any(abs(e.apex_time - 13.0) < 0.1 for e in found), [(e.onset_time, e.apex_time) for e in found]
+    fresh, _ = _run(back)  # a new face's detector: the release sets its threshold
+    assert not any(abs(e.apex_time - 3.0) < 0.1 for e in fresh)
