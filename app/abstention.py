@@ -27,16 +27,16 @@ NONE = "none"
 # (``app.evidence.read_held``); a negative reading needs the model (negative movements are noisy in speech).
 FACE_ALONE = ("positive", "surprise")
 # Which model classes each evidence reading supports (model class names are lower-cased).
-# The blendshape movements whose fall is an expression ending, by the emotion a flow reading would read in
-# that ending: brows coming down from a raise, the jaw closing, a smile fading read as brows lowered, a chin
-# raised, lip corners pulled down; a frown fading as a smile.
-RELEASES = {"negative": ("inner_brow_raise", "outer_brow_raise", "jaw_drop", "lip_corner_pull"),
-            "positive": ("lip_corner_depress",)}
 READING_CLASSES = {
     "positive": {"positive", "happiness", "happy"},
     "surprise": {"surprise"},
     "negative": {"negative", "disgust", "repression", "anger", "fear", "sadness", "sad", "contempt"},
 }
+# The blendshape movements whose fall is an expression ending, by the emotion a flow reading would read in
+# that ending: brows coming down from a raise, the jaw closing, a smile fading read as brows lowered, a chin
+# raised, lip corners pulled down; a frown fading as a smile.
+RELEASES = {"negative": ("inner_brow_raise", "outer_brow_raise", "jaw_drop", "lip_corner_pull"),
+            "positive": ("lip_corner_depress",)}
 
 
 @dataclass(frozen=True)

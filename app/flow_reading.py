@@ -46,10 +46,10 @@ class FlowReadingOptions:
 
 @dataclass(frozen=True)
 class FlowReading:
-    moves: dict[str, float]  # brows_up, lip_corners_up, chin_up: signed, eye distances, up > 0
-    bone: float  # flow left at the nose bridge after the head's motion is removed (eye distances)
+    moves: dict[str, float]  # brows_up, lip_corners_up, lip_corners_out, chin_up: eye distances, up/out > 0
+    bone: float  # flow left at the nose after the head's motion is removed (eye distances)
     reading: str  # "positive", "surprise", "negative" or UNCLEAR
-    peak: float = float("nan")  # the largest motion of the spotter's 11 facial regions (eye distances)
+    peak: float  # the largest motion of the spotter's 11 facial regions (eye distances)
 
     @property
     def text(self) -> str:
