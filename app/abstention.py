@@ -153,7 +153,7 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
             return Verdict(NONE, model_label, "the model's own 'none' class won; the face shows no expression")
         if p >= rule.alone_confidence and not synthetic:
             return Verdict(model_label, model_label, "no readable movement; the model is confident")
-        if flow is not None and flow.reading != UNCLEAR and model_label.lower() in READING_CLASSES[flow.reading] \
+        if flow_stands_in(evidence, flow) and model_label.lower() in READING_CLASSES[flow.reading] \
                 and p >= rule.min_confidence and not _ending(flow, evidence, rule):
             return Verdict(model_label, model_label, f"the model and the face's motion agree ({flow.reading}: {flow.text})")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
@@ -188,6 +188,13 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
     why = f"; and {cue}" if cue else ""
     return Verdict(UNCERTAIN, model_label, f"{said}, the face reads {reading}{why}")
+
+
+def flow_stands_in(evidence: Evidence | None, flow: FlowReading | None) -> bool:
+    """Whether the flow reading may stand in for the face's: the blendshapes read nothing, the flow an
+    emotion (``decide`` then lets it confirm the model; the label text and the readouts name it)."""
+    return (evidence is not None and evidence.face_reading == UNCLEAR
+            and flow is not None and flow.reading != UNCLEAR)
 
 
 def _ending(flow: FlowReading, evidence: Evidence, rule: AbstentionRule) -> bool:
@@ -231,7 +238,7 @@ def label_text(label: str | None, model_label: str | None, probabilities: dict[s
     if label is None and model_label is None:
         return "unlabelled (no model installed)"
     face = f"face: {evidence.face_reading}" if evidence is not None else "face: no evidence"
-    if evidence is not None and evidence.face_reading == UNCLEAR and flow is not None and flow.reading != UNCLEAR:
+    if flow_stands_in(evidence, flow):
         face += f", motion: {flow.reading}"
     epir = f"EPIR: {model_label} {percent(probabilities.get(model_label))}" if model_label else "no model"
     if label == model_label:

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from app.abstention import NONE, MotionContext, label_text
+from app.abstention import NONE, MotionContext, flow_stands_in, label_text
 from app.blendshapes import BLENDSHAPE_NAMES
-from app.evidence import UNCLEAR, Evidence, describe
+from app.evidence import Evidence, describe
 from app.flow_reading import FlowReading
 
 
@@ -79,10 +79,8 @@ class Event:
     def motion_text(self) -> str:
         """What the onset→apex flow read, when the blendshapes read nothing and the flow an emotion (the
         agreement a label may then rest on), e.g. "surprise: brows up +0.031 eye distances"; else ""."""
-        f, e = self.flow_reading, self.evidence
-        if f is None or f.reading == UNCLEAR or (e is not None and e.face_reading != UNCLEAR):
-            return ""
-        return f"{f.reading}: {f.text}"
+        f = self.flow_reading
+        return f"{f.reading}: {f.text}" if flow_stands_in(self.evidence, f) else ""
 
     def to_json(self) -> dict[str, Any]:
         return {
