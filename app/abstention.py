@@ -53,7 +53,11 @@ class AbstentionRule:
     laugh_smile: float = 0.4
     max_head_turn_deg: float = 8.0  # head rotation inside the event that makes it a head movement
     speech_jaw_cycles: int = 3  # jaw open/close cycles around the event that make it speech/chewing
-    jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle
+    jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle ...
+    # ... and at least this share of the open level it reaches: a jaw held wide open (jawOpen 0.75) flickers
+    # by 0.1-0.15 from frame to frame, while speech closes the jaw by 40 % and more of its opening
+    # (psychopy's jwpIntro.mp4 and testMovie.mp4).
+    jaw_cycle_share: float = 0.25
     yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn...
     yawn_brows: float = 0.15  # ...with the brows rising less than this (with them: an exaggerated surprise)
     occlusion_drop: float = 0.5  # face confidence falling below this fraction of its value at onset
@@ -98,22 +102,23 @@ def motion_context(poses: np.ndarray, jaw_open: np.ndarray, confidences: np.ndar
     turn = float(np.abs(inside - inside[0]).max()) if len(inside) else 0.0
     conf = confidences[event]
     ratio = float(conf.min() / conf[0]) if len(conf) and conf[0] > 0 else 1.0
-    return MotionContext(turn, count_cycles(jaw_open, rule.jaw_cycle_depth), ratio)
+    return MotionContext(turn, count_cycles(jaw_open, rule.jaw_cycle_depth, rule.jaw_cycle_share), ratio)
 
 
-def count_cycles(series: np.ndarray, depth: float) -> int:
-    """Rises of at least ``depth`` each followed by a fall of at least ``depth`` (hysteresis)."""
+def count_cycles(series: np.ndarray, depth: float, share: float = 0.0) -> int:
+    """Rises each followed by a fall (hysteresis), both at least ``depth`` and at least ``share`` of the
+    level the rise reaches (or falls from)."""
     cycles, low, high, rising = 0, None, None, True
     for v in series:
         if low is None:
             low = high = v
         if rising:
             low = min(low, v)
-            if v - low >= depth:
+            if v - low >= max(depth, share * v):
                 rising, high = False, v
         else:
             high = max(high, v)
-            if high - v >= depth:
+            if high - v >= max(depth, share * high):
                 cycles += 1
                 rising, low = True, v
     return cycles

@@ -308,6 +308,17 @@ def test_motion_context_from_series():
     assert count_cycles(np.full(30, 0.3), AbstentionRule().jaw_cycle_depth) == 0
 
 
+def test_a_jaw_held_wide_open_is_no_speech():
+    """The blendshape flickers by 0.1-0.15 on a jaw held at 0.75 (a rendered surprise, seed-8 development
+    set); speech closes the jaw by much more of its opening."""
+    held = np.full(90, 0.75)
+    held[[10, 23, 24, 37, 51, 52, 66, 80]] = 0.62
+    poses, confidences = np.zeros((90, 3)), np.full(90, 0.9)
+    assert motion_context(poses, held, confidences, slice(20, 70)).jaw_cycles == 0
+    speech = 0.25 + 0.12 * np.sin(2 * np.pi * np.arange(90) / 8)  # 0.13 → 0.37 and back, 11 times
+    assert motion_context(poses, speech, confidences, slice(20, 70)).jaw_cycles >= 10
+
+
 def test_displayed_probabilities_never_say_100_percent():
     assert percent(0.9999) == percent(0.95) == "> 90 %" and percent(0.9) == "90 %" and percent(0.42) == "42 %"
     assert percent(None) == "–"
