@@ -47,6 +47,10 @@ class FaceTrackerOptions:
     min_tracking_confidence: float = 0.5
     # The mesh alone can lock onto texture that is not a face; the detector must agree this much.
     min_face_confidence: float = 0.2
+    # A face the full-range detector misses may be vouched for by the short-range one at this score: the
+    # full-range model lost a rendered close-up with the jaw wide open for 25 frames in a row (seed-8
+    # development set), which the short-range model scored 0.79-0.84; it scores blurred noise 0.55-0.59.
+    min_close_confidence: float = 0.7
     # VIDEO mode: re-run the detector at least this often (frames), and whenever the tracked box
     # overlaps the last confirmed one by less than ``recheck_iou``.
     detect_every: int = 30
@@ -89,12 +93,10 @@ class FaceTracker:
             min_detection_confidence=o.min_detection_confidence,
             min_tracking_confidence=o.min_tracking_confidence,
         )
-        # BlazeFace's short-range model (faces within ~2 m: a webcam, an interview), then the full-range one
-        # (up to ~5 m) for the faces it misses, small faces in wide shots. Neither alone will do: the
-        # full-range model lost a close-up with the mouth wide open for 25 frames in a row, while the
-        # short-range one scored it 0.81 on each (development set, seed 8).
+        # BlazeFace's full-range model (up to ~5 m: small faces in wide shots too), then, for the faces it
+        # misses, the short-range one (within ~2 m), which must be surer (``min_close_confidence``).
         self._detectors = tuple(mp.solutions.face_detection.FaceDetection(
-            model_selection=selection, min_detection_confidence=min(0.2, o.min_face_confidence)) for selection in (0, 1))
+            model_selection=selection, min_detection_confidence=min(0.2, o.min_face_confidence)) for selection in (1, 0))
 
     def close(self) -> None:
         for solution in (self._mesh, *self._detectors):
@@ -168,15 +170,18 @@ class FaceTracker:
         return scores
 
     def _confidences(self, rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[float]:
-        """Per tracked face, the score of the detection that overlaps it best (0 when both detectors miss
-        it): the short-range model's, else the full-range model's (run only when a face still lacks one)."""
+        """Per tracked face, the score of the detection that overlaps it best: the full-range model's, else
+        the short-range model's if it reaches ``min_close_confidence`` (run only when a face lacks a score);
+        0 when neither vouches for it."""
+        o = self.options
         scores = [0.0] * len(boxes)
-        for detector in self._detectors:
+        for detector, needed in zip(self._detectors, (o.min_face_confidence, o.min_close_confidence)):
             found = _detections(detector.process(rgb), rgb.shape[:2])
-            scores = [score if score >= self.options.min_face_confidence else
-                      max((s for box, s in found if _iou(box, bbox) > 0.3), default=0.0)
-                      for score, bbox in zip(scores, boxes)]
-            if min(scores, default=1.0) >= self.options.min_face_confidence:
+            for i, bbox in enumerate(boxes):
+                score = max((s for box, s in found if _iou(box, bbox) > 0.3), default=0.0)
+                if scores[i] < o.min_face_confidence and score >= needed:
+                    scores[i] = score
+            if min(scores, default=1.0) >= o.min_face_confidence:
                 break
         return scores
 
