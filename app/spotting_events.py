@@ -85,6 +85,7 @@ class EventDetector:
         self._held = False  # the active event has been held (displaced from rest) at some point
         self._held_before = 0.0
         self._last_offset = -1
+        self._tail: float | None = None  # lowest signal since an event ended above the threshold (its release)
 
     def push(self, m: MotionSample) -> tuple[SpotSample, list[SpottedInterval]]:
         sample = self._sample(m)
@@ -139,6 +140,8 @@ class EventDetector:
     def _detect(self, s: SpotSample, m: MotionSample) -> list[SpottedInterval]:
         o = self.options
         if self._active is None:
+            if self._in_release(s):
+                return []
             if s.value > s.threshold and len(self._history) >= self.settle:
                 self._active, self._quiet_since, self._held = [(s, m)], None, False
                 # the displacement from rest just before: a rest reference gone stale (slow drift, a change
@@ -161,7 +164,22 @@ class EventDetector:
             return []
         interval = self._close(self._active, open_ended=False)
         self._active = None
+        self._tail = s.value if s.value > s.threshold else None
         return [interval] if interval else []
+
+    def _in_release(self, s: SpotSample) -> bool:
+        """Whether the signal is still coming down from the last event: it ended above the threshold (below
+        its fall-back level for the refractory time) and has neither gone below the threshold since nor
+        risen again by a threshold's height above its lowest point. Such a tail is the release of the event
+        that just ended, not a new one (the seed-8 development set: a macro surprise's last 0.3 s became a
+        "negative" event, the brows coming down)."""
+        if self._tail is None:
+            return False
+        self._tail = min(self._tail, s.value)
+        if s.value <= s.threshold or s.value > self._tail + (s.threshold - s.baseline):
+            self._tail = None
+            return False
+        return True
 
     def _close(self, active, open_ended: bool) -> SpottedInterval | None:
         peak, rise, hold = self._levels(active)

@@ -49,6 +49,31 @@ def test_a_burst_is_one_micro_event_at_its_apex():
     assert abs(e.apex - 90) <= 1 and e.onset < e.apex < e.offset and e.score > 1
 
 
+def _burst_with_a_long_release(second_burst: bool) -> np.ndarray:
+    """A burst whose release lingers 0.6 s between the threshold and its fall-back level (30 % of the
+    peak), optionally with a second burst rising out of that tail."""
+    t, value = _noise(7.0)
+    value += _bump(t, 3.0, 0.3, 3.0)
+    value += np.where((t > 3.15) & (t < 3.75), 0.6, 0.0)
+    if second_burst:
+        value += _bump(t, 3.65, 0.3, 2.0)
+    return value
+
+
+def test_the_tail_of_a_release_is_no_new_event():
+    """Below the fall-back level for the refractory time, the event ends; the signal still coming down from
+    it (above the threshold) starts no second event."""
+    events, samples = _run(_burst_with_a_long_release(second_burst=False))
+    tail = [s for s in samples if 3.3 <= s.timestamp <= 3.7]
+    assert all(s.threshold < s.value for s in tail)  # the tail is above the threshold ...
+    assert len(events) == 1 and abs(events[0].apex - 90) <= 1, events  # ... and no event of its own
+
+
+def test_a_burst_rising_out_of_a_release_is_its_own_event():
+    events, _ = _run(_burst_with_a_long_release(second_burst=True))
+    assert len(events) == 2 and abs(events[1].apex - round(3.65 * FPS)) <= 2, events
+
+
 def test_a_head_turn_or_lighting_step_is_no_event():
     """The signal part flags a change of pose or light (the compared frames differ in the nose and face
     sides, or in brightness) and moves its rest reference there, so nothing is held afterwards."""
