@@ -100,7 +100,8 @@ class FaceTracker:
 
     def close(self) -> None:
         for solution in (self._mesh, *self._detectors):
-            solution.close()
+            if solution is not None:
+                solution.close()
         self._mesh, self._detectors = None, ()
         self._confirmed = []
 
