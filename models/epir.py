@@ -30,9 +30,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from app.errors import InputError
-from models.layers import Block, DynamicTokenSelection, ShiftedPatchTokenizer, TokenIntegration, mirror, window_ids
+from models.layers import (
+    Block, DynamicTokenSelection, RegionZoom, ShiftedPatchTokenizer, TokenIntegration, mirror, window_ids,
+)
 
 CHECKPOINT_FORMAT = "epir-checkpoint/1"
+
+# HTNet's four facial areas on the 28x28 whole-face flow (region_boxes; (top, left, side) pixel triples):
+# the eyes with their brows, then the two mouth corners with their cheeks. Placed on the mean of the 442
+# published MEGC2019 flow images (no face photographs): the optical strain peaks at rows 6-7, columns 5-6 and
+# 20-21 (eyes), the flow's deviation from each image's median at rows 3-4 (brows), and the strain again at
+# rows 15-19, columns 7-8 and 19-20 (mouth corners). 12-pixel boxes centred there, mirror-symmetric about
+# the face's midline (so a mirrored face swaps the left and right boxes).
+FACE_REGIONS_28 = (0, 1, 12, 0, 15, 12, 12, 2, 12, 12, 14, 12)
 
 # What the model card says about provenance (DESIGN.md 4): abstract vs reconstruction.
 FOLLOWS_PAPER = (
@@ -102,11 +112,23 @@ class EPIRConfig:
     # Test-time mirror averaging: at inference the mirrored input's class distribution is averaged with
     # the input's, inside the network so that the exported file computes it too.
     mirror_average: bool = False
+    # Region zoom (HTNet's main idea, arXiv 2307.14637): micro-expressions happen around the eyes/brows and
+    # the mouth corners, a few pixels of the 28x28 face each; cut those boxes out at fixed places, resize
+    # them to region_size pixels and give each its own patch tokens (a separate tokenizer, shared by the
+    # boxes), so the areas that move are seen at a finer token resolution. region_whole keeps the whole
+    # face's low-resolution patch tokens beside them. With local_blocks, each box is one attention window
+    # (the regions first, then their combination, as HTNet's hierarchy). The attention map stays on the
+    # whole face's patch grid: a region token's attention is spread over the patches its area covers.
+    # Off by default; the README's experiment log has what it scored (MEGC2019 region zoom).
+    region_boxes: tuple[int, ...] = ()  # flat (top, left, side) pixel triples, e.g. FACE_REGIONS_28; () = off
+    region_size: int = 21  # side, in pixels, each box is resized to (a multiple of patch_size)
+    region_whole: bool = True  # also the whole face's patch tokens
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "integration_blocks", tuple(int(b) for b in self.integration_blocks))
         object.__setattr__(self, "conv_stem", tuple(int(w) for w in self.conv_stem))
         object.__setattr__(self, "mirror_negate", tuple(int(c) for c in self.mirror_negate))
+        object.__setattr__(self, "region_boxes", tuple(int(v) for v in self.region_boxes))
         problems = self.problems()
         if problems:
             raise ValueError("invalid EPIR configuration: " + "; ".join(problems))
@@ -119,6 +141,14 @@ class EPIRConfig:
             out.append(f"conv_stem widths {list(self.conv_stem)} must be positive")
         if any(not 0 <= ch < self.in_channels for ch in self.mirror_negate):
             out.append(f"mirror_negate {list(self.mirror_negate)} must be channel indices below {self.in_channels}")
+        boxes = self.region_boxes
+        if len(boxes) % 3 or any(side < 1 or top < 0 or left < 0 or max(top, left) + side > self.image_size
+                                 for top, left, side in self.boxes()):
+            out.append(f"region_boxes {list(boxes)} must be (top, left, side) triples inside the {self.image_size}-pixel image")
+        if boxes and (self.region_size < self.patch_size or self.region_size % self.patch_size):
+            out.append(f"region_size {self.region_size} is not a multiple of patch_size {self.patch_size}")
+        if not boxes and not self.region_whole:
+            out.append("region_whole false needs region_boxes (there would be no tokens)")
         if self.dim % self.heads:
             out.append(f"dim {self.dim} is not a multiple of heads {self.heads}")
         if self.shift_padding not in ("constant", "replicate"):
@@ -144,6 +174,22 @@ class EPIRConfig:
                 out.append(f"dtsm_tokens {self.dtsm_tokens} exceeds the {counts[-1]} tokens left")
         return out
 
+    def boxes(self) -> tuple[tuple[int, int, int], ...]:
+        """``region_boxes`` as (top, left, side) triples."""
+        b = self.region_boxes
+        return tuple((b[i], b[i + 1], b[i + 2]) for i in range(0, len(b) - len(b) % 3, 3))
+
+    def region_tokens(self) -> int:
+        """Patch tokens of one zoomed region."""
+        return (self.region_size // self.patch_size) ** 2
+
+    def token_windows(self) -> torch.Tensor:
+        """Local-attention window of each initial patch token: the whole face's windows, then one per region."""
+        face = window_ids(self.grid[0], self.local_window) if self.region_whole else torch.zeros(0, dtype=torch.long)
+        first = int(face.max()) + 1 if len(face) else 0
+        regions = torch.arange(len(self.boxes())).repeat_interleave(self.region_tokens()) + first
+        return torch.cat([face, regions])
+
     @property
     def grid(self) -> tuple[int, int]:
         """(h, w) of the initial patch grid, which is also the attention map's shape."""
@@ -156,7 +202,7 @@ class EPIRConfig:
 
     def token_counts(self) -> list[int]:
         """Patch tokens (class token excluded) entering each block, then after the last one."""
-        counts = [self.grid[0] * self.grid[1]]
+        counts = [(self.grid[0] * self.grid[1] if self.region_whole else 0) + len(self.boxes()) * self.region_tokens()]
         for block in range(self.depth):
             t = counts[-1]
             counts.append(self.kept(t) + 1 if block in self.integration_blocks else t)
@@ -232,15 +278,26 @@ class EPIR(nn.Module):
     def __init__(self, config: EPIRConfig = EPIRConfig()):
         super().__init__()
         self.config = c = config
-        grid = c.grid[0] * c.grid[1]
-        self.tokenizer = ShiftedPatchTokenizer(
-            c.in_channels, c.image_size, c.patch_size, c.dim, c.shifted_patches, c.shift_pixels, c.shift_padding, c.dual_norm,
-            c.conv_stem,
-        )
-        # Row 0 is the class token (its embedding and position in one), so the token is prepended by a Pad.
-        self.pos_embed = nn.Parameter(torch.zeros(1, grid + 1, c.dim))
-        self.pos_drop = nn.Dropout(c.dropout)
         counts = c.token_counts()
+
+        def tokenizer(size: int) -> ShiftedPatchTokenizer:
+            return ShiftedPatchTokenizer(c.in_channels, size, c.patch_size, c.dim, c.shifted_patches, c.shift_pixels,
+                                         c.shift_padding, c.dual_norm, c.conv_stem)
+
+        self.tokenizer = tokenizer(c.image_size) if c.region_whole else None
+        self.zoom = RegionZoom(c.boxes(), c.region_size, c.image_size) if c.region_boxes else None
+        self.region_tokenizer = tokenizer(c.region_size) if c.region_boxes else None
+        # Each initial token's share of the whole face's patches (None: the tokens are those patches).
+        area = None
+        if self.zoom is not None:
+            area = self.zoom.patch_shares(c.patch_size, c.image_size)
+            if c.region_whole:
+                area = torch.cat([torch.eye(c.grid[0] * c.grid[1]), area])
+        self.register_buffer("token_area", area, persistent=False)
+        # Row 0 is the class token (its embedding and position in one), so the token is prepended by a Pad.
+        self.pos_embed = nn.Parameter(torch.zeros(1, counts[0] + 1, c.dim))
+        self.pos_drop = nn.Dropout(c.dropout)
+        windows = c.token_windows()
         self.blocks = nn.ModuleList(
             Block(
                 c.dim,
@@ -252,7 +309,7 @@ class EPIR(nn.Module):
                 learnable_temperature=c.learnable_temperature,
                 attn_dropout=c.attn_dropout,
                 dropout=c.dropout,
-                windows=window_ids(c.grid[0], c.local_window) if i < c.local_blocks else None,
+                windows=windows if i < c.local_blocks else None,
             )
             for i in range(c.depth)
         )
@@ -296,10 +353,18 @@ class EPIR(nn.Module):
         embedding = F.normalize(embedding.reshape(2, -1, embedding.shape[-1]).mean(dim=0), dim=-1)
         return torch.log(probabilities.clamp_min(1e-12)), attention, embedding
 
+    def tokenize(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] -> [N, T, dim]: the whole face's patch tokens, then each zoomed region's."""
+        parts = [self.tokenizer(x)] if self.tokenizer is not None else []
+        if self.zoom is not None:
+            regions = self.region_tokenizer(self.zoom(x))  # [N * boxes, region tokens, dim]
+            parts.append(regions.reshape(-1, self.zoom.boxes * regions.shape[1], regions.shape[2]))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
     def forward_once(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c = self.config
-        x = self.pos_drop(F.pad(self.tokenizer(x), (0, 0, 1, 0)) + self.pos_embed)
-        provenance = None  # [N, T, grid]: share of each initial patch in each token; None = identity
+        x = self.pos_drop(F.pad(self.tokenize(x), (0, 0, 1, 0)) + self.pos_embed)
+        provenance = self.token_area  # [(N,) T, grid]: share of each initial patch in each token; None = identity
         cls_attn = None
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):

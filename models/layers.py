@@ -280,3 +280,55 @@ class DynamicTokenSelection(nn.Module):
         top = score.topk(self.k, dim=1)
         weights = (top.values / self.temperature).softmax(dim=1).unsqueeze(1)
         return (weights @ one_hot_rows(top.indices, self.tokens) @ patches).squeeze(1)
+
+
+def resize_matrix(start: int, side: int, size: int, image: int) -> torch.Tensor:
+    """[size, image] bilinear weights that sample pixels ``start .. start+side-1`` of a line of ``image``
+    pixels at ``size`` evenly spaced points (pixel centres, as ``F.interpolate(align_corners=False)``),
+    clamped at the image's border."""
+    weights = torch.zeros(size, image)
+    centres = start + (torch.arange(size, dtype=torch.float64) + 0.5) * side / size - 0.5
+    low = centres.floor().clamp(0, image - 1)
+    frac = (centres - low).clamp(0, 1)
+    high = (low + 1).clamp(max=image - 1)
+    for row, (lo, hi, f) in enumerate(zip(low.long().tolist(), high.long().tolist(), frac.tolist())):
+        weights[row, lo] += 1.0 - f
+        weights[row, hi] += f
+    return weights
+
+
+class RegionZoom(nn.Module):
+    """HTNet's facial areas, zoomed: fixed square boxes cut from the image and resized to ``size`` pixels.
+
+    ``boxes`` are (top, left, side) in pixels. The crop-and-resize of each box is bilinear interpolation
+    written as two constant matrices (rows, then columns), so it is differentiable and exports as two
+    MatMuls: the runtime still feeds the whole flow image. [N, C, H, W] -> [N * boxes, C, size, size],
+    box-major within each sample.
+    """
+
+    def __init__(self, boxes: tuple[tuple[int, int, int], ...], size: int, image_size: int):
+        super().__init__()
+        self.boxes = len(boxes)
+        self.size = size
+        rows = torch.stack([resize_matrix(top, side, size, image_size) for top, _, side in boxes])
+        cols = torch.stack([resize_matrix(left, side, size, image_size).T for _, left, side in boxes])
+        self.register_buffer("rows", rows.unsqueeze(1), persistent=False)  # [R, 1, size, H]
+        self.register_buffer("cols", cols.unsqueeze(1), persistent=False)  # [R, 1, W, size]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        crops = self.rows @ x.unsqueeze(1) @ self.cols  # [N, R, C, size, size]
+        return crops.reshape(-1, x.shape[1], self.size, self.size)
+
+    def patch_shares(self, patch: int, image_size: int) -> torch.Tensor:
+        """[boxes * (size/patch)^2, (image_size/patch)^2]: for each region token (box-major, row-major
+        within the box), the share of each whole-image patch in the area the token covers; rows sum to 1."""
+        grid, sub = image_size // patch, self.size // patch
+        shares = []
+        for r in range(self.boxes):
+            # The token's area on the image from the interpolation weights: how much each pixel contributes.
+            rows = self.rows[r, 0].reshape(sub, patch, image_size).sum(dim=1)  # [sub, H]
+            cols = self.cols[r, 0].T.reshape(sub, patch, image_size).sum(dim=1)  # [sub, W]
+            area = rows.view(sub, 1, image_size, 1) * cols.view(1, sub, 1, image_size)  # [sub, sub, H, W]
+            per_patch = area.reshape(sub * sub, grid, patch, grid, patch).sum(dim=(2, 4)).reshape(sub * sub, grid * grid)
+            shares.append(per_patch / per_patch.sum(dim=1, keepdim=True))
+        return torch.cat(shares)

@@ -192,3 +192,30 @@ def test_local_blocks_keep_each_patch_inside_its_window():
         replace(TINY, local_blocks=2)  # TINY integrates after block 0, inside the local stage
     with pytest.raises(ValueError, match="local_window"):
         replace(TINY, local_blocks=1, local_window=3, integration_blocks=(1,))
+
+
+def test_region_zoom_resamples_fixed_boxes_and_keeps_the_attention_on_the_face():
+    # 6-pixel boxes of the 16-pixel image, zoomed to 8 pixels (4 tokens each), beside the whole face's 16 tokens.
+    config = replace(TINY, region_boxes=(0, 1, 6, 0, 9, 6, 9, 5, 6), region_size=8)
+    model = EPIR(config).eval()
+    assert config.token_counts()[0] == 16 + 3 * 4
+    x = torch.rand(2, 3, 16, 16)
+    zoomed = model.zoom(x).reshape(2, 3, 3, 8, 8)
+    # Inside the box the crop is bilinear resizing of the box (at its border it reads the pixels beyond it).
+    expected = torch.nn.functional.interpolate(x[:, :, 0:6, 9:15], size=8, mode="bilinear", align_corners=False)
+    assert torch.allclose(zoomed[:, 1, :, 1:-1, 1:-1], expected[..., 1:-1, 1:-1], atol=1e-6)
+    # A region token's attention lands on the face patches its box covers.
+    assert model.token_area.shape == (28, 16) and torch.allclose(model.token_area.sum(dim=1), torch.ones(28))
+    top_left = model.token_area[16 + 4]  # box 1's top-left token: columns 9-11.5, rows 0-3 -> patch (0, 2)
+    assert int(top_left.argmax()) == 2 and top_left[2] > 0.9 and top_left.nonzero().flatten().tolist() == [2, 3]
+    logits, attention, _ = model(x)
+    assert logits.shape == (2, 3) and attention.shape == (2, *TINY.grid)
+    assert torch.allclose(attention.sum(dim=(1, 2)), torch.ones(2), atol=1e-5)
+    # Regions only; and with local attention each box is one window of its own.
+    alone = replace(config, region_whole=False, local_blocks=1, integration_blocks=(1,))
+    assert alone.token_windows().tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert EPIR(alone).eval()(x)[1].shape == (2, *TINY.grid)
+    for bad in (dict(region_boxes=(0, 0, 17)), dict(region_boxes=(0, 0)), dict(region_boxes=(0, 0, 6), region_size=6),
+                dict(region_whole=False)):
+        with pytest.raises(ValueError, match="region"):
+            replace(TINY, **bad)
