@@ -27,11 +27,12 @@ from app.spotting_signal import region_motion
 # corners; the chin's front; the nose's ridge and tip (the reference: a brow raise reaches the bridge).
 BROWS = (107, 336, 66, 296, 105, 334, 70, 300, 46, 276)
 LIP_CORNERS = (61, 291)
+CHEEKS = (205, 50, 425, 280)  # below the eyes, where the cheek raiser (AU6) lifts the skin
 CHIN = (175, 199, 200)
 NOSE = (197, 195, 5, 4)
 SHOWN = 0.005  # the smallest movement named in ``FlowReading.text`` (eye distances)
 WORDS = {"brows_up": "brows up", "lip_corners_up": "lip corners up", "lip_corners_out": "lip corners out",
-         "chin_up": "chin up"}
+         "cheeks_up": "cheeks up", "chin_up": "chin up"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class FlowReadingOptions:
 
 @dataclass(frozen=True)
 class FlowReading:
-    moves: dict[str, float]  # brows_up, lip_corners_up, lip_corners_out, chin_up: eye distances, up/out > 0
+    moves: dict[str, float]  # brows_up, lip_corners_up, lip_corners_out, cheeks_up, chin_up: eye distances, up/out > 0
     bone: float  # flow left at the nose after the head's motion is removed (eye distances)
     reading: str  # "positive", "surprise", "negative" or UNCLEAR
     peak: float  # the largest motion of the spotter's 11 facial regions (eye distances)
@@ -86,10 +87,12 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
 
     bone = mean_flow(NOSE)
     moved = {name: (mean_flow(points) - bone) / unit for name, points in
-             (("brows", BROWS), ("chin", CHIN), ("left_corner", LIP_CORNERS[:1]), ("right_corner", LIP_CORNERS[1:]))}
+             (("brows", BROWS), ("chin", CHIN), ("cheeks", CHEEKS), ("left_corner", LIP_CORNERS[:1]),
+              ("right_corner", LIP_CORNERS[1:]))}
     moves = {"brows_up": -float(moved["brows"] @ down), "chin_up": -float(moved["chin"] @ down),
              "lip_corners_up": -float((moved["left_corner"] + moved["right_corner"]) @ down) / 2,
-             "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2}
+             "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2,
+             "cheeks_up": -float(moved["cheeks"] @ down)}
     bone_move = float(np.linalg.norm(bone)) / unit
     peak = float(region_motion(flow, region_boxes(SPOTTING_REGIONS, landmarks, flow.shape[0]), np.zeros(4)).max()) / unit
     return FlowReading(moves, bone_move, read_moves(moves, bone_move, options), peak)
@@ -101,8 +104,9 @@ def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions
     # a surprise) pull the corners down with it.
     depress = -moves["lip_corners_up"] if moves["chin_up"] > -options.min_move / 2 else 0.0
     # AU12 pulls the corners obliquely, up and out towards the cheekbone; straight up is the upper lip
-    # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too.
-    smile = min(moves["lip_corners_up"], 2 * moves["lip_corners_out"])
+    # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too. The lift shows
+    # at the corners or, when parted lips hold the corners down, in the cheeks (AU6, the Duchenne smile).
+    smile = min(max(moves["lip_corners_up"], moves.get("cheeks_up", 0.0)), 2 * moves["lip_corners_out"])
     scores = {"positive": smile, "surprise": moves["brows_up"],
               "negative": max(-moves["brows_up"], moves["chin_up"], depress)}
     best, *rest = sorted(scores, key=scores.get, reverse=True)

@@ -53,6 +53,10 @@ def reader():
     ({"15": 1.2, "17": 1.2}, "negative"),
     ({"4": 1.5}, "negative"),
     ({"12": 3.0}, "positive"),
+    ({"6": 1.0, "12": 1.0, "25": 1.0}, "positive"),  # micro, lips parted: the corners hardly rise, the cheeks do
+    ({"6": 1.0}, UNCLEAR),  # a cheek raise without the corners pulled out is no smile
+    ({"14": 1.5}, UNCLEAR),  # corners pulled out without a lift (a dimpler, a lip stretcher): no smile
+    ({"20": 1.5}, UNCLEAR),
     ({"10": 3.0}, UNCLEAR),  # the upper lip raiser (disgust) lifts the corners straight up: no smile
     ({"26": 6.0}, UNCLEAR),  # a jaw drop alone (speech) reads nothing
     ({}, UNCLEAR),
