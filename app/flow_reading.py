@@ -4,9 +4,9 @@ MediaPipe's blendshapes (``app.evidence``) are the real-trained reading of an ev
 micro-expressions: a 1–3 px movement of the lip corners or brows stays inside every score's noise, so a
 micro event reads ``unclear`` and its label stays ``uncertain`` whatever the model says. The flow the
 classifier is given does see such movements. This module measures, in eye distances on the aligned crop,
-how far the brows, the lip corners and the chin moved relative to the nose (bone, which no expression
-moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip corners up and out →
-positive; brows raised → surprise; brows lowered, lip corners down or chin raised → negative. It is
+how far the brows, the lip corners, the cheeks and the chin moved relative to the nose (bone, which no
+expression moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip corners out and
+lifted (at the corners or the cheeks) → positive; brows raised → surprise; brows lowered, lip corners down or chin raised → negative. It is
 geometry, not a trained model, so it reads a real face as it reads a rendered one. It never labels an event
 alone: the abstention (``app.abstention.decide``) lets it stand in for an unreadable blendshape change only
 as the agreement a model's label needs.
@@ -106,6 +106,7 @@ def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions
     # AU12 pulls the corners obliquely, up and out towards the cheekbone; straight up is the upper lip
     # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too. The lift shows
     # at the corners or, when parted lips hold the corners down, in the cheeks (AU6, the Duchenne smile).
+    # (Readings recorded before the cheeks were measured have no "cheeks_up".)
     smile = min(max(moves["lip_corners_up"], moves.get("cheeks_up", 0.0)), 2 * moves["lip_corners_out"])
     scores = {"positive": smile, "surprise": moves["brows_up"],
               "negative": max(-moves["brows_up"], moves["chin_up"], depress)}
