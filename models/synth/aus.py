@@ -75,6 +75,22 @@ class FaceFrame:
     def vector(self, x: float, y: float) -> np.ndarray:
         return self.unit * (x * self.x_axis + y * self.y_axis)
 
+    def uv(self, x, y):
+        """Face coordinates of pixels (x, y): u along the eye line, v down the face, in pixels from the eyes'
+        midpoint (so they hold at any head roll)."""
+        dx, dy = x - self.origin[0], y - self.origin[1]
+        return dx * self.x_axis[0] + dy * self.x_axis[1], dx * self.y_axis[0] + dy * self.y_axis[1]
+
+    def xy(self, u, v):
+        """Pixels (x, y) of face coordinates (u, v): ``uv``'s inverse."""
+        return (self.origin[0] + u * self.x_axis[0] + v * self.y_axis[0],
+                self.origin[1] + u * self.x_axis[1] + v * self.y_axis[1])
+
+    def points_uv(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2) face coordinates of (N, >= 2) points."""
+        rel = points[:, :2] - self.origin
+        return np.stack([rel @ self.x_axis, rel @ self.y_axis], 1)
+
 
 def face_frame(landmarks: np.ndarray) -> FaceFrame:
     left, right = eye_centres(landmarks)

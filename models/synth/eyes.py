@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.synth.aus import face_frame
-from models.synth.mouth import by_u
+from models.synth.aus import FaceFrame, face_frame
+from models.synth.mouth import by_u, pixel_box
 
 # Per eye (image left, image right): corners, upper and lower lid (corner to corner), iris centre and ring.
 EYES = (
@@ -73,9 +73,7 @@ def eye_colours(image: np.ndarray, landmarks: np.ndarray) -> EyeColours:
 class EyeOpening:
     """One eye in one frame, in face coordinates (u, v: pixels along the eye line and down the face)."""
 
-    origin: np.ndarray
-    x_axis: np.ndarray
-    y_axis: np.ndarray
+    frame: FaceFrame  # of the moved landmarks
     upper: np.ndarray  # (9, 2) the moved upper lid, by u
     rest: np.ndarray  # (9, 2) the upper lid where the photograph has it (moved by the head only)
     lower: np.ndarray  # (9, 2) the moved lower lid
@@ -86,19 +84,12 @@ class EyeOpening:
     side: int  # 0: image-left eye, 1: image-right
     colours: EyeColours
 
-    def _uv(self, x, y):
-        dx, dy = x - self.origin[0], y - self.origin[1]
-        return dx * self.x_axis[0] + dy * self.x_axis[1], dx * self.y_axis[0] + dy * self.y_axis[1]
-
     def box(self, shape: tuple[int, int]) -> tuple[slice, slice]:
         pts = np.concatenate([self.upper, self.rest, self.lower])
-        xy = self.origin + pts[:, :1] * self.x_axis + pts[:, 1:] * self.y_axis
-        x0, y0 = np.maximum(np.floor(xy.min(0)).astype(int) - 2, 0)
-        x1, y1 = np.minimum(np.ceil(xy.max(0)).astype(int) + 3, (shape[1], shape[0]))
-        return slice(y0, y1), slice(x0, x1)
+        return pixel_box(np.stack(self.frame.xy(pts[:, 0], pts[:, 1]), 1), shape)
 
     def _bands(self, x, y):
-        u, v = self._uv(x, y)
+        u, v = self.frame.uv(x, y)
         inside = (u > self.upper[0, 0]) & (u < self.upper[-1, 0])
         top = np.interp(u, self.upper[:, 0], self.upper[:, 1])
         rest = np.maximum(np.interp(u, self.rest[:, 0], self.rest[:, 1]), top)
@@ -143,9 +134,7 @@ def eye_openings(landmarks: np.ndarray, neutral: np.ndarray, motion: np.ndarray,
     for points, m in zip(landmarks, motion):
         still = neutral[:, :2] @ m[:, :2].T + m[:, 2]
         frame = face_frame(points)
-        rel, rel0 = points[:, :2] - frame.origin, still - frame.origin
-        uv = np.stack([rel @ frame.x_axis, rel @ frame.y_axis], 1)
-        uv0 = np.stack([rel0 @ frame.x_axis, rel0 @ frame.y_axis], 1)
+        uv, uv0 = frame.points_uv(points), frame.points_uv(still)
         eyes = []
         for side, eye in enumerate(EYES):
             upper, rest, lower = by_u(uv, eye["upper"]), by_u(uv0, eye["upper"]), by_u(uv, eye["lower"])
@@ -159,7 +148,7 @@ def eye_openings(landmarks: np.ndarray, neutral: np.ndarray, motion: np.ndarray,
                 continue
             radius = float(np.linalg.norm(still[list(eye["ring"])] - still[eye["iris"]], axis=1).max())
             colours = colours or eye_colours(image, neutral)
-            eyes.append(EyeOpening(frame.origin, frame.x_axis, frame.y_axis, upper, rest, lower,
+            eyes.append(EyeOpening(frame, upper, rest, lower,
                                    still[eye["iris"]], radius, cv2.invertAffineTransform(m),
                                    float(min(1.0, rise / RAMP)), side, colours))
         out.append(tuple(eyes))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.synth.aus import face_frame
+from models.synth.aus import FaceFrame, face_frame
 
 UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)  # corner to corner
 LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
@@ -50,11 +50,17 @@ EDGE = 1.0  # px: width of the soft edges
 SAMPLES = 33  # columns of the neutral lip profile
 
 
-def _uv(points: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Face coordinates (u, v) in pixels of (478, 2) landmarks, and the frame's unit and axes."""
+def _uv(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
+    """Face coordinates (u, v) in pixels of (478, 2) landmarks, and their face frame."""
     frame = face_frame(points)
-    rel = points[:, :2] - frame.origin
-    return np.stack([rel @ frame.x_axis, rel @ frame.y_axis], 1), frame.unit, frame.x_axis, frame.y_axis
+    return frame.points_uv(points), frame
+
+
+def pixel_box(xy: np.ndarray, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Rows and columns of a (h, w) frame around (N, 2) pixel points, with a margin for soft edges."""
+    x0, y0 = np.maximum(np.floor(xy.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(xy.max(0)).astype(int) + 3, (shape[1], shape[0]))
+    return slice(y0, y1), slice(x0, x1)
 
 
 def by_u(uv: np.ndarray, indices: tuple[int, ...]) -> np.ndarray:
@@ -79,9 +85,7 @@ class LipProfile:
     inner: tuple[float, float]  # r of the inner corners
     upper_tau: np.ndarray  # (len(UPPER_LIP),) share down the column, in [0, upper]
     lower_tau: np.ndarray  # (len(LOWER_LIP),) in [lower, 1]
-    origin: np.ndarray  # the photograph's face frame (canvas pixels) ...
-    x_axis: np.ndarray
-    y_axis: np.ndarray
+    frame: FaceFrame  # the photograph's face frame (canvas pixels) ...
     top: np.ndarray  # ... and its outer lip edges in it, (11, 2) u, v by u
     bottom: np.ndarray
     corners: tuple[float, float]  # u of its outer corners
@@ -91,13 +95,13 @@ class LipProfile:
         u = self.corners[0] + r * (self.corners[1] - self.corners[0])
         a = _along(u, self.top)
         v = a + tau * (_along(u, self.bottom) - a)
-        return (self.origin[0] + u * self.x_axis[0] + v * self.y_axis[0],
-                self.origin[1] + u * self.x_axis[1] + v * self.y_axis[1])
+        return self.frame.xy(u, v)
 
 
 def lip_profile(landmarks: np.ndarray) -> LipProfile:
     """The photograph's lips (its landmarks on the canvas), computed once per face."""
-    uv, unit, x_axis, y_axis = _uv(landmarks)
+    uv, frame = _uv(landmarks)
+    unit = frame.unit
     u0, u1 = uv[61, 0], uv[291, 0]
     r = np.linspace(0, 1, SAMPLES)
     u = u0 + r * (u1 - u0)
@@ -115,7 +119,7 @@ def lip_profile(landmarks: np.ndarray) -> LipProfile:
     return LipProfile(r, height / unit, upper, lower, inner,
                       np.minimum(tau(UPPER_LIP), np.interp((uv[list(UPPER_LIP), 0] - u0) / (u1 - u0), r, upper)),
                       np.maximum(tau(LOWER_LIP), np.interp((uv[list(LOWER_LIP), 0] - u0) / (u1 - u0), r, lower)),
-                      face_frame(landmarks).origin, x_axis, y_axis, by_u(uv, UPPER_OUTER), by_u(uv, LOWER_OUTER),
+                      frame, by_u(uv, UPPER_OUTER), by_u(uv, LOWER_OUTER),
                       (float(u0), float(u1)))
 
 
@@ -158,34 +162,23 @@ class MouthOpening:
     """One frame's opening, in face coordinates (u along the eye line, v down the face, pixels from the
     eyes' midpoint), so it holds at any head roll and scale."""
 
-    origin: np.ndarray
-    x_axis: np.ndarray
-    y_axis: np.ndarray
+    frame: FaceFrame  # of the moved landmarks (its unit: the eye distance, px)
     top: np.ndarray  # (11, 2) u, v of the moved upper outer lip edge, by u
     bottom: np.ndarray  # (11, 2) u, v of the moved lower outer lip edge, by u
     corners: tuple[float, float]  # u of the outer corners
-    unit: float  # eye distance, px
     weight: float  # 0-1: how far the redrawn lips have faded in
     profile: LipProfile
     colours: MouthColours
-
-    def _uv(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        dx, dy = x - self.origin[0], y - self.origin[1]
-        return dx * self.x_axis[0] + dy * self.x_axis[1], dx * self.y_axis[0] + dy * self.y_axis[1]
-
-    def _xy(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (self.origin[0] + u * self.x_axis[0] + v * self.y_axis[0],
-                self.origin[1] + u * self.x_axis[1] + v * self.y_axis[1])
 
     def columns(self, u: np.ndarray) -> Columns:
         p = self.profile
         r = (u - self.corners[0]) / (self.corners[1] - self.corners[0])
         a, o = _along(u, self.top), _along(u, self.bottom)
-        rest = np.interp(r, p.r, p.height) * self.unit
+        rest = np.interp(r, p.r, p.height) * self.frame.unit
         share, floor = np.interp(r, p.r, p.upper), np.interp(r, p.r, p.lower)
         centre, half = (p.inner[0] + p.inner[1]) / 2, abs(p.inner[1] - p.inner[0]) / 2
         shape = np.sqrt(np.clip(1 - ((r - centre) / half) ** 2, 0, 1))
-        extra = np.maximum(o - a - rest - DEAD_ZONE * self.unit, 0)
+        extra = np.maximum(o - a - rest - DEAD_ZONE * self.frame.unit, 0)
         upper = np.minimum(share * rest + DROOP * (1 - shape) * extra, 0.6 * np.maximum(o - a, 0))
         gap = extra * shape + (floor - share) * rest
         gap = np.minimum(gap, MAX_SHARE * np.maximum(o - a - upper, 0))
@@ -205,24 +198,22 @@ class MouthOpening:
         p = self.profile
         for rows, taus, lower in ((UPPER_LIP, p.upper_tau, False), (LOWER_LIP, p.lower_tau, True)):
             rows = list(rows)
-            u, v = self._uv(landmarks[rows, 0].astype(np.float64), landmarks[rows, 1].astype(np.float64))
+            u, v = self.frame.uv(landmarks[rows, 0].astype(np.float64), landmarks[rows, 1].astype(np.float64))
             c = self.columns(u)
             new = np.where(c.inside, self._tau_to_v(c, taus, lower), v)
-            out[rows, 0], out[rows, 1] = self._xy(u, (1 - self.weight) * v + self.weight * new)
+            out[rows, 0], out[rows, 1] = self.frame.xy(u, (1 - self.weight) * v + self.weight * new)
         return out
 
     def box(self, shape: tuple[int, int]) -> tuple[slice, slice]:
         """Rows and columns of the frame the opening can change."""
-        pts = np.concatenate([np.stack(self._xy(c[:, 0], c[:, 1]), 1) for c in (self.top, self.bottom)])
-        x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - 2, 0)
-        x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 3, (shape[1], shape[0]))
-        return slice(y0, y1), slice(x0, x1)
+        edges = np.concatenate([self.top, self.bottom])
+        return pixel_box(np.stack(self.frame.xy(edges[:, 0], edges[:, 1]), 1), shape)
 
     def source(self, x: np.ndarray, y: np.ndarray, map_x: np.ndarray, map_y: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For frame pixels (x, y): where they sample the image once the lips are redrawn (``map_x``,
         ``map_y``: the AU flow's full-frame map), and how much the cavity covers them (0-1)."""
-        u, v = self._uv(x, y)
+        u, v = self.frame.uv(x, y)
         c = self.columns(u)
         rel = v - c.a
         below = c.o - c.a - c.upper - c.gap
@@ -242,7 +233,7 @@ class MouthOpening:
     def paint(self, frame: np.ndarray, x: np.ndarray, y: np.ndarray, cover: np.ndarray) -> None:
         """Paint the cavity (and the upper teeth) over ``frame``'s pixels (x, y) in place."""
         colours = self.colours
-        u, v = self._uv(x, y)
+        u, v = self.frame.uv(x, y)
         c = self.columns(u)
         s = c.a + c.upper
         depth = np.clip((v - s) / np.maximum(c.gap, 1e-6), 0, 1)
@@ -250,7 +241,7 @@ class MouthOpening:
         p = self.profile
         r = (u - self.corners[0]) / (self.corners[1] - self.corners[0])
         shape = np.clip(1 - ((r - (p.inner[0] + p.inner[1]) / 2) / (0.4 * abs(p.inner[1] - p.inner[0]))) ** 2, 0, 1)
-        teeth = np.minimum(TEETH * c.gap, TEETH_MAX * self.unit) * np.sqrt(shape)
+        teeth = np.minimum(TEETH * c.gap, TEETH_MAX * self.frame.unit) * np.sqrt(shape)
         enamel = np.clip((s + teeth - v) / EDGE + 0.5, 0, 1) * (teeth > EDGE)
         colour += enamel[..., None] * (colours.teeth - colour)
         a = cover[..., None]
@@ -266,7 +257,8 @@ def mouth_openings(landmarks: np.ndarray, neutral: np.ndarray, image: np.ndarray
     middle = SAMPLES // 2
     openings: list[MouthOpening | None] = []
     for points in landmarks:
-        uv, unit, x_axis, y_axis = _uv(points)
+        uv, frame = _uv(points)
+        unit = frame.unit
         top, bottom = by_u(uv, UPPER_OUTER), by_u(uv, LOWER_OUTER)
         corners = (float(uv[61, 0]), float(uv[291, 0]))
         u = corners[0] + profile.r[middle] * (corners[1] - corners[0])
@@ -274,8 +266,7 @@ def mouth_openings(landmarks: np.ndarray, neutral: np.ndarray, image: np.ndarray
         if extra <= 0:
             openings.append(None)
             continue
-        origin = face_frame(points).origin
         colours = colours or mouth_colours(image, neutral)
-        openings.append(MouthOpening(origin, x_axis, y_axis, top, bottom, corners, unit,
+        openings.append(MouthOpening(frame, top, bottom, corners,
                                      float(min(1.0, extra / RAMP)), profile, colours))
     return openings
