@@ -189,8 +189,10 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     if model_none and p >= rule.alone_confidence and reading not in FACE_ALONE:
         return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}); a {reading} reading "
                                           "alone is no expression")
-    if agrees:
+    if agrees and p < rule.min_confidence:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
+    if agrees:
+        return Verdict(UNCERTAIN, model_label, f"the model and the face agree ({reading}), but {alone_cue}")
     why = f"; and {cue}" if cue else ""
     return Verdict(UNCERTAIN, model_label, f"{said}, the face reads {reading}{why}")
 

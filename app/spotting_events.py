@@ -142,13 +142,12 @@ class EventDetector:
         if self._active is None:
             if self._in_release(s):
                 return []
-            if s.value > s.threshold and len(self._history) >= self.settle:
-                self._active, self._quiet_since, self._held = [(s, m)], None, False
-                # the displacement from rest just before: a rest reference gone stale (slow drift, a change
-                # of pose mid-expression) shows up here and must not count as holding
-                reach = self.options.refractory_ms / 1000
-                before = [mm.held for ss, mm in self._recent if s.timestamp - ss.timestamp <= reach]
-                self._held_before = min(before)
+            if len(self._history) < self.settle:
+                return []
+            if s.value > s.threshold:
+                self._start([(s, m)])
+            elif step := self._step_away():
+                self._start(step)
             return []
         self._active.append((s, m))
         hold = self._levels(self._active)[2]
@@ -166,6 +165,41 @@ class EventDetector:
         self._active = None
         self._tail = s.value if s.value > s.threshold else None
         return [interval] if interval else []
+
+    def _start(self, first: list[tuple[SpotSample, MotionSample]]) -> None:
+        self._active, self._quiet_since, self._held = list(first), None, False
+        # the displacement from rest just before: a rest reference gone stale (slow drift, a change of pose
+        # mid-expression) shows up here and must not count as holding
+        start = first[0][0].timestamp
+        reach = self.options.refractory_ms / 1000
+        self._held_before = min(m.held for s, m in self._recent if 0 <= start - s.timestamp <= reach)
+
+    def _step_away(self) -> list[tuple[SpotSample, MotionSample]] | None:
+        """The samples since the face stepped away from its rest into a held expression, once it has held
+        there for ``hold_start_ms``: displaced above the threshold and ``hold_min_px`` above its level just
+        before, with no change of pose or light. A step onset shows in the transient motion for its ramp's
+        few frames only (the frames a half window later are on the plateau already), below the threshold
+        once smoothed: a contempt held 4.5 s with a 3-frame onset (2.4 px) was never spotted. Held only:
+        speech steps away from rest and back within a few hundred milliseconds."""
+        o = self.options
+        last, m = self._recent[-1]
+        if m.nuisance or m.held < max(last.threshold, o.hold_min_px):  # the cheap test first: it runs every frame
+            return None
+        now, held_s, reach = last.timestamp, o.hold_start_ms / 1000, o.refractory_ms / 1000
+        step = [(s, m) for s, m in self._recent if now - s.timestamp <= held_s and s.frame > self._last_offset]
+        before = [m.held for s, m in self._recent if held_s < now - s.timestamp <= held_s + reach]
+        if not before or now - step[0][0].timestamp < held_s - 1e-6:
+            return None
+        rest = min(before)
+        if not all(not m.nuisance and m.held >= max(s.threshold, rest + o.hold_min_px) for s, m in step):
+            return None
+        # back over the step's ramp (as the onset of a transient goes back to its fall-back level): the
+        # onset→apex flow must see the face move
+        ramp = rest + o.boundary * (min(m.held for _, m in step) - rest)
+        earlier = [(s, m) for s, m in self._recent if s.timestamp < step[0][0].timestamp and s.frame > self._last_offset]
+        while earlier and earlier[-1][1].held >= ramp and not earlier[-1][1].nuisance:
+            step.insert(0, earlier.pop())
+        return step
 
     def _in_release(self, s: SpotSample) -> bool:
         """Whether the signal is still coming down from the last event: it ended above the threshold (below

@@ -49,6 +49,7 @@ class SpottingOptions:
     # (a stale rest stays below) and above the threshold. 2.0 cut a held upper lip raise displaced 1.9-2.1 px
     # (seed-8 development set); 1.0 gave the same events as 1.5 on seeds 7 and 8.
     hold_min_px: float = 1.5
+    hold_start_ms: float = 300.0  # a step away from rest held this long starts an event (``EventDetector``)
     refractory_ms: float = 200.0  # an event ends after the signal stayed this long below the fall-back level
 
     def frames(self, ms: float, fps: float) -> int:

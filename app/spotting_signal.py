@@ -7,6 +7,8 @@ regions, the head's rigid motion subtracted):
   smaller of the two (the "feature difference" of the MEGC spotting literature, with optical flow). An
   expression displaces the face at its apex with respect to neutral frames on either side; a head turn or a
   lighting step differs from one side only. Two half windows run side by side (micro and macro scales).
+  It is capped by ``held`` where the rest reference is a still frame: a still face between two movements
+  differs from both sides too.
   Near either end of the face track a window is clipped to the frames there are, so the signal runs from
   the first frame to the last.
 - ``held``, the displacement from a rest reference: the face a long half window earlier while nothing
@@ -74,6 +76,7 @@ class _Slot:
     timestamp: float
     face: AlignedFace
     blink: bool
+    raw: float | None = None  # its transient motion (unsmoothed), once measured
 
 
 def pose_shift(a: AlignedFace, b: AlignedFace) -> float:
@@ -383,9 +386,16 @@ class MotionSignal:
             back = float(motion(self._earlier, self._earlier.blink or blinking(here.timestamp)).max())
             return back if back <= o.rest_level_px else None
 
-        if pair(ref).covered:  # something covers the face: no displacement known, the rest stays
+        covered = pair(ref).covered
+        turned = not covered and differs(ref, here, displaced)
+        # A face no further from a still rest than ``held`` moved no further than that, however much the
+        # frames a half window away differ from it: between two movements (speech, a hand, an expression)
+        # both of them do. Not from a rest taken mid-movement (a laugh's head motion re-takes it mid-laugh).
+        if not (covered or turned) and ref.raw is not None and ref.raw <= o.rest_level_px:
+            value = min(value, held)
+        if covered:  # something covers the face: no displacement known, the rest stays
             held, nuisance = 0.0, True
-        elif differs(ref, here, displaced):  # the head turned or the light changed: that is the new rest
+        elif turned:  # the head turned or the light changed: that is the new rest
             self._earlier = self._earlier or ref
             held, nuisance, self._ref, self._rest = 0.0, True, None, here
         elif held <= o.rest_level_px:  # at rest: the reference follows again, from here if the face just came back
@@ -397,4 +407,5 @@ class MotionSignal:
             self._ref, self._rest = None, here
         else:  # moved away from rest: the reference stays until the face comes back
             self._ref = ref
+        here.raw = value
         self._raw.append((here.frame, here.timestamp, value, held, nuisance))

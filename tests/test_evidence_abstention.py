@@ -285,6 +285,7 @@ def test_agreement_on_a_negative_reading_during_speech_or_a_head_movement_is_not
     assert decide("negative", sure, frown, STILL).label == "negative"
     verdict = decide("negative", sure, frown, motion)
     assert verdict.label == "uncertain" and verdict.model_label == "negative", why
+    assert verdict.reason.startswith("the model and the face agree (negative), but ") and why in verdict.reason
 
 
 def test_a_smile_while_talking_is_still_a_smile():

@@ -105,6 +105,21 @@ def test_a_held_expression_is_one_event_from_onset_to_release(height):
     assert onset + 0.2 < e.apex_time < onset + 0.5
 
 
+def test_a_held_expression_with_a_step_onset_is_one_event_but_a_brief_step_is_none():
+    """A contempt (AU14) reaches 2.4 px in 3 frames and holds 4.5 s: its transient motion is the ramp's
+    3 frames, below the threshold once smoothed (the frames a half window later are on the plateau
+    already), so only the displacement from rest shows it (held-out synthetic set: never spotted). Speech
+    steps away from rest and back within a few hundred milliseconds: no event."""
+    t, value = _noise(12.0)
+    ramp = np.clip((t - 3.0) / 0.1, 0, 1) * (t < 7.5)
+    events, samples = _run(value + _bump(t, 3.05, 0.1, 0.15), held=2.4 * ramp)
+    assert max(s.value - s.threshold for s in samples) < 0  # no transient crossing
+    assert len(events) == 1 and abs(events[0].onset_time - 3.0) < 0.1 and abs(events[0].offset_time - 7.5) < 0.2
+    assert events[0].apex - events[0].onset >= 2  # the onset before the ramp: the onset→apex flow sees it
+    brief = 2.4 * ((t >= 3.0) & (t < 3.2))
+    assert _run(value, held=brief)[0] == []
+
+
 def test_an_expression_held_to_the_end_is_open_ended():
     t, value = _noise(4.0)
     held = 2.0 * (0.5 - 0.5 * np.cos(np.pi * np.clip((t - 1.5) / 0.4, 0, 1)))

@@ -150,6 +150,21 @@ def test_after_a_held_expression_is_released_the_face_is_at_rest_again():
     assert max(m.held for m in samples if m.timestamp > 3.5) < 0.5  # at rest after it
 
 
+def test_a_still_face_between_two_expressions_is_no_transient():
+    """A smile, 1.4 s of still face, a brow raise: at the still frames halfway between, the frames a long
+    half window (1.6 s) away on both sides are the two expressions, so both sides differ from them (on the
+    seed-8 development set such gaps between a hand, speech or an expression made events of their own, and
+    raised the threshold for what came after). A still face moved no further than it is from its rest."""
+    smile = ExpressionEvent({"6": 2.0, "12": 2.0}, onset_s=0.2, apex_s=0.5, offset_s=1.6, hold_s=0.8)
+    brows = ExpressionEvent({"1": 2.0, "2": 2.0}, onset_s=3.0, apex_s=3.3, offset_s=4.4, hold_s=0.8)
+    frames, _ = render_sequence("astronaut", [smile, brows], fps=FPS, duration_s=4.8, seed=2, nuisances=NOISE)
+    samples = _signal(_track(frames))
+    gap = [m for m in samples if 2.0 <= m.timestamp <= 2.6]
+    assert max(m.value - m.held for m in gap) < 0.01  # (0.23 when the frames a half window away decided)
+    events = _events(samples)
+    assert [(round(e.onset_time), round(e.offset_time)) for e in events] == [(0, 1), (3, 4)]
+
+
 def test_a_pairs_flow_serves_the_other_frame_as_warping_the_whole_flow_would():
     """The flow of frames t → t + w is measured in one crop; frame t + w's motion back to t comes from it by
     carrying t + w's region boxes into that crop. Reference: the slow way, the whole flow warped into the
