@@ -7,8 +7,8 @@ regions, the head's rigid motion subtracted):
   smaller of the two (the "feature difference" of the MEGC spotting literature, with optical flow). An
   expression displaces the face at its apex with respect to neutral frames on either side; a head turn or a
   lighting step differs from one side only. Two half windows run side by side (micro and macro scales).
-  It is capped by ``held`` where the rest reference is a still frame: a still face between two movements
-  differs from both sides too.
+  It is capped by the displacement from any compared earlier frame at which the face was still (the rest
+  reference, a half window back): a still face between two movements differs from both sides too.
   Near either end of the face track a window is clipped to the frames there are, so the signal runs from
   the first frame to the last.
 - ``held``, the displacement from a rest reference: the face a long half window earlier while nothing
@@ -345,7 +345,12 @@ class MotionSignal:
                     or (top > o.rest_level_px and float(median(regions)) > o.global_share * top)
                     or (landmarks_and_light and brightness_change(a.face, b.face) > o.lighting_ratio))
 
+        def still(slot: _Slot) -> bool:
+            """Whether the face was still at an earlier frame (its own transient motion at rest level)."""
+            return slot.raw is not None and slot.raw <= o.rest_level_px
+
         scales = []  # (value, the compared frames differ in pose, light or cover) per window
+        from_still = []  # the displacement from each compared earlier frame at which the face was still
         for w in self.windows_s:
             t_before, t_after = max(here.timestamp - w, first), min(here.timestamp + w, last)
             if min(here.timestamp - t_before, t_after - here.timestamp) < self.min_side_s - tol:
@@ -354,6 +359,8 @@ class MotionSignal:
             muted = blinking(t_before) or blinking(here.timestamp) or blinking(t_after)
             sides = np.stack([motion(before, muted), motion(after, muted)])
             covered = pair(before).covered or pair(after).covered
+            if still(before) and not pair(before).covered:
+                from_still.append(float(sides[0].max()))
             # no lighting or landmark test here: a lighting step or a turn differs from one side only, which
             # the smaller of the two sides already ignores, while the light drifting over 3 s or the head
             # moving with a laugh (its nose landmarks shift 4 px and more) must not hide an expression
@@ -388,11 +395,13 @@ class MotionSignal:
 
         covered = pair(ref).covered
         turned = not covered and differs(ref, here, displaced)
-        # A face no further from a still rest than ``held`` moved no further than that, however much the
-        # frames a half window away differ from it: between two movements (speech, a hand, an expression)
-        # both of them do. Not from a rest taken mid-movement (a laugh's head motion re-takes it mid-laugh).
-        if not (covered or turned) and ref.raw is not None and ref.raw <= o.rest_level_px:
-            value = min(value, held)
+        if not (covered or turned) and still(ref):
+            from_still.append(held)
+        # A face no further from a still earlier frame (the rest, a half window back) than that moved no
+        # further, however much the frames a half window away differ from it: between two movements (speech,
+        # a hand, an expression) both of them do. Not from a frame taken mid-movement (a laugh's head motion
+        # re-takes the rest mid-laugh).
+        value = min([value, *from_still])
         if covered:  # something covers the face: no displacement known, the rest stays
             held, nuisance = 0.0, True
         elif turned:  # the head turned or the light changed: that is the new rest

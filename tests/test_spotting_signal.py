@@ -165,6 +165,19 @@ def test_a_still_face_between_two_expressions_is_no_transient():
     assert [(round(e.onset_time), round(e.offset_time)) for e in events] == [(0, 1), (3, 4)]
 
 
+def test_a_still_face_after_a_head_movement_is_no_event():
+    """A head movement (a real trajectory replayed), 1.7 s of still face, a brow raise: the still frames
+    whose long half window reaches back into the movement and forward into the brows made an event of
+    their own (1.97-2.37 s); they are no further from the still frames a short half window before them."""
+    head = Distractor("head", onset_s=0.3, offset_s=1.3, strength=1.2)
+    brows = ExpressionEvent({"1": 2.0, "2": 2.0}, onset_s=3.0, apex_s=3.3, offset_s=4.4, hold_s=0.8)
+    frames, _ = render_sequence("astronaut", [brows], fps=FPS, duration_s=4.8, seed=2, nuisances=NOISE,
+                                distractors=[head])
+    events = _events(_signal(_track(frames)))
+    assert not [e for e in events if 1.3 < e.onset_time < 2.9], events
+    assert [(round(e.onset_time), round(e.offset_time)) for e in events if e.onset_time >= 2.9] == [(3, 4)]
+
+
 def test_a_pairs_flow_serves_the_other_frame_as_warping_the_whole_flow_would():
     """The flow of frames t → t + w is measured in one crop; frame t + w's motion back to t comes from it by
     carrying t + w's region boxes into that crop. Reference: the slow way, the whole flow warped into the
