@@ -2,7 +2,7 @@
 
 A label is shown when the real-face evidence (``app.evidence``) and EPIR agree and EPIR's (calibrated,
 ``app.classifier``) probability is high enough, or when the face alone clearly shows a smile or a
-surprise (``decide``). Otherwise the event is ``uncertain``, or ``none`` when the motion is not an
+surprise, or the face and the onset→apex flow both read one (``decide``). Otherwise the event is ``uncertain``, or ``none`` when the motion is not an
 expression: a blink, a head turn or nod, speech or chewing (the jaw opening and closing repeatedly), a
 yawn (a wide jaw drop without raised brows), a face the detector stops vouching for (a hand over it), or
 a model whose own ``none`` class wins while the face shows nothing, or a face that did not move from the
@@ -48,6 +48,9 @@ class AbstentionRule:
     # ... when the face shows nothing readable to agree with; a synthetic-trained model is never
     # trusted alone (on real faces it says "negative 99 %" on laughs).
     alone_confidence: float = 0.9
+    # A smile or surprise that the onset→apex flow reads too (``app.flow_reading``, geometry, independent of
+    # the blendshape network) speaks alone from this strength, half ``face_alone``.
+    both_readings: float = 0.3
     # A laugh held through an event (``Evidence.laughing``: an open-mouthed smile while only the laugh
     # moves) speaks alone from this held smile score (0.4: every held smile; above 1: never).
     laugh_smile: float = 0.4
@@ -178,6 +181,10 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     if (agrees or model_none or synthetic or p < rule.alone_confidence) and not alone_cue:
         if evidence.reading in FACE_ALONE and evidence.strength >= rule.face_alone:
             return Verdict(reading, model_label, f"the face clearly reads {reading} ({evidence.strength:.2f}); {said}")
+        if (evidence.reading in FACE_ALONE and flow is not None and flow.reading == evidence.reading
+                and evidence.strength >= rule.both_readings):
+            return Verdict(reading, model_label, f"the face ({evidence.strength:.2f}) and its motion ({flow.text}) "
+                                                 f"both read {reading}; {said}")
         if evidence.reading == "positive" and evidence.held == "positive" and evidence.held_score >= rule.face_alone:
             return Verdict(reading, model_label, f"the face smiles (+{evidence.strength:.2f}) into a broad smile "
                                                  f"({evidence.held_score:.2f}); {said}")

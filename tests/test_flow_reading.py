@@ -105,6 +105,25 @@ def test_the_flow_confirms_a_model_only_when_the_blendshapes_read_nothing():
     assert FlowReading.from_json(brows_up.to_json()) == brows_up
 
 
+def test_a_smile_that_the_face_and_its_motion_both_read_speaks_from_half_the_strength():
+    """A micro smile on a rendered face (seed-8 development set): the blendshapes read a smile of 0.37, the
+    flow the lip corners up and out; the synthetic model said negative 0.56. Two readings that do not share
+    a network agree: shown positive. Either alone at that strength: uncertain."""
+    faint = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.4, mouthSmileRight=0.4))
+    assert faint.reading == "positive" and AbstentionRule().both_readings <= faint.strength < AbstentionRule().face_alone
+    smile = FlowReading({"brows_up": 0.0, "lip_corners_up": 0.024, "lip_corners_out": 0.019, "chin_up": 0.0},
+                        0.001, "positive", peak=0.05)
+    brows_up = FlowReading({"brows_up": 0.03, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
+                           0.001, "surprise", peak=0.04)
+    model = {"negative": 0.56, "positive": 0.3, "surprise": 0.0, "none": 0.14}
+    verdict = decide("negative", model, faint, STILL, flow=smile)
+    assert verdict.label == "positive" and "both read positive" in verdict.reason
+    assert decide("negative", model, faint, STILL).label == "uncertain"
+    assert decide("negative", model, faint, STILL, flow=brows_up).label == "uncertain"
+    weak = build_evidence(list(range(10)), event_scores(mouthSmileLeft=0.25, mouthSmileRight=0.25))
+    assert decide("negative", model, weak, STILL, flow=smile).label == "uncertain"
+
+
 def test_an_event_names_the_motion_its_label_rests_on():
     unclear = build_evidence(list(range(10)), event_scores())
     brows_up = FlowReading({"brows_up": 0.031, "lip_corners_up": -0.002, "lip_corners_out": 0.001, "chin_up": 0.0},
