@@ -1,7 +1,8 @@
 """The spotter's second part: events from the motion signal (``MotionSample``s, plain numbers).
 
 An event starts where the transient motion crosses an adaptive threshold (baseline + sensitivity × robust
-spread, at least a floor above the baseline) and lasts while the transient motion stays above its
+spread, at least a floor above the baseline), or where the face stepped away from its rest and held there
+(``hold_start_ms``), and lasts while the transient motion stays above its
 fall-back level (a fraction of the peak) or the face stays displaced from its rest (``held``), with dips
 shorter than the refractory time merged. So an expression held for seconds is one event that ends when the
 face returns to rest, and an event still running when the source ends is reported with the last frame as
