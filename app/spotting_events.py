@@ -183,8 +183,8 @@ class EventDetector:
         once smoothed: a contempt held 4.5 s with a 3-frame onset (2.4 px) was never spotted. Held only:
         speech steps away from rest and back within a few hundred milliseconds."""
         o = self.options
-        last, m = self._recent[-1]
-        if m.nuisance or m.held < max(last.threshold, o.hold_min_px):  # the cheap test first: it runs every frame
+        last, last_motion = self._recent[-1]
+        if last_motion.nuisance or last_motion.held < max(last.threshold, o.hold_min_px):  # cheap: runs every frame
             return None
         now, held_s, reach = last.timestamp, o.hold_start_ms / 1000, o.refractory_ms / 1000
         step = [(s, m) for s, m in self._recent if now - s.timestamp <= held_s and s.frame > self._last_offset]

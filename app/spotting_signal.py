@@ -358,8 +358,9 @@ class MotionSignal:
             before, after = slots[nearest(t_before)], slots[nearest(t_after)]
             muted = blinking(t_before) or blinking(here.timestamp) or blinking(t_after)
             sides = np.stack([motion(before, muted), motion(after, muted)])
-            covered = pair(before).covered or pair(after).covered
-            if still(before) and not pair(before).covered:
+            before_covered = pair(before).covered
+            covered = before_covered or pair(after).covered
+            if still(before) and not before_covered:
                 from_still.append(float(sides[0].max()))
             # no lighting or landmark test here: a lighting step or a turn differs from one side only, which
             # the smaller of the two sides already ignores, while the light drifting over 3 s or the head
@@ -393,16 +394,16 @@ class MotionSignal:
             back = float(motion(self._earlier, self._earlier.blink or blinking(here.timestamp)).max())
             return back if back <= o.rest_level_px else None
 
-        covered = pair(ref).covered
-        turned = not covered and differs(ref, here, displaced)
-        if not (covered or turned) and still(ref):
+        ref_covered = pair(ref).covered
+        turned = not ref_covered and differs(ref, here, displaced)
+        if not (ref_covered or turned) and still(ref):
             from_still.append(held)
         # A face no further from a still earlier frame (the rest, a half window back) than that moved no
         # further, however much the frames a half window away differ from it: between two movements (speech,
         # a hand, an expression) both of them do. Not from a frame taken mid-movement (a laugh's head motion
         # re-takes the rest mid-laugh).
         value = min([value, *from_still])
-        if covered:  # something covers the face: no displacement known, the rest stays
+        if ref_covered:  # something covers the face: no displacement known, the rest stays
             held, nuisance = 0.0, True
         elif turned:  # the head turned or the light changed: that is the new rest
             self._earlier = self._earlier or ref
