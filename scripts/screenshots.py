@@ -74,7 +74,7 @@ def shoot(args: argparse.Namespace) -> int:
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(scratch / "settings"))
     from app.sessions import LIBRARY_ENV
     os.environ[LIBRARY_ENV] = str(scratch / "library")
-    from app.gui.controller import clip_feed
+    from app.gui.feeds import clip_feed
     from app.gui.settings import SettingsDialog
     from app.gui.window import MainWindow
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app.gui.controller import Controller, Feed, OwnedSource, State, clip_feed
+from app.gui.controller import Controller, State
+from app.gui.feeds import Feed, OwnedSource, clip_feed
 from app.gui.live_session import LiveSession
 from app.pipeline import Pipeline
 from app.sessions import Library

@@ -19,7 +19,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox
 
 import main as entry
-from app.gui.controller import State, clip_feed
+from app.gui.controller import State
+from app.gui.feeds import clip_feed
 from app.gui.frame_rate import FrameRateDialog
 from app.gui.records import FADE_S, HOLD_S
 from app.gui.settings import SettingsDialog

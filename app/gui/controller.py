@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -28,11 +28,12 @@ from typing import Any, Protocol
 
 from app.classifier import Classifier
 from app.errors import InputError
+from app.gui.feeds import Continued, Feed, OwnedSource
 from app.gui.live_session import LiveSession
 from app.gui.records import AnalysisStore, Batch, EventView, FrameRecord, ProgressInfo, default_display_spec
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions
 from app.sessions import Library
-from app.sources import CameraSource, FileSource, Frame, RealTimeSource, SourceInfo, VideoSource, open_source
+from app.sources import SourceInfo, VideoSource, open_source
 from app.spotting import SpotSample
 
 log = logging.getLogger("epir.gui")
@@ -50,111 +51,6 @@ class State(Enum):
 def describe(exc: BaseException) -> str:
     """The one line a user reads: an input problem as it is, anything else with its type."""
     return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-
-
-# --- sources -------------------------------------------------------------------------------------
-
-
-class OwnedSource(VideoSource):
-    """A source read once, by one thread, which closes it when it stops reading (the capture thread of a
-    live source): ``close()`` from another thread while frames are being read only asks, so the device
-    is never released while a native ``grab()`` is under way."""
-
-    def __init__(self, inner: VideoSource):
-        self.inner, self.info = inner, inner.info
-        self._lock = threading.Lock()
-        self._reading = self._closed = False
-
-    def frames(self) -> Iterator[Frame]:
-        with self._lock:
-            if self._closed:
-                return
-            self._reading = True
-        try:
-            yield from self.inner.frames()
-        finally:
-            with self._lock:
-                self._reading, self._closed, close = False, True, not self._closed
-            if close:
-                self.inner.close()
-
-    def close(self) -> None:
-        with self._lock:
-            close = not self._reading and not self._closed
-            self._closed |= close
-        if close:
-            self.inner.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-
-class Continued(VideoSource):
-    """Frames renumbered and re-timed to continue a paused session: the first comes one frame after
-    ``(index, timestamp)``. Remembers where in the underlying media it got to (``media_time``)."""
-
-    def __init__(self, inner: VideoSource, after: tuple[int, float] | None, media_start: float):
-        self.inner, self.info = inner, inner.info
-        self.after, self.media_start = after, media_start
-        self.media_time = media_start
-
-    def frames(self) -> Iterator[Frame]:
-        index0, t0 = (0, None) if self.after is None else (self.after[0] + 1, self.after[1] + 1.0 / self.info.fps)
-        first: float | None = None
-        for frame in self.inner.frames():
-            first = frame.timestamp if first is None else first
-            self.media_time = self.media_start + frame.timestamp
-            shift = 0.0 if t0 is None else t0 - first
-            yield Frame(index0 + frame.index, frame.timestamp + shift, frame.image)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class SkipTo(VideoSource):
-    """A recording from ``seconds`` on (its first pass), re-timed to start at 0."""
-
-    def __init__(self, inner: VideoSource, seconds: float):
-        self.inner, self.info, self.seconds = inner, inner.info, seconds
-
-    def frames(self) -> Iterator[Frame]:
-        skip, self.seconds = self.seconds, 0.0
-        index = 0
-        for frame in self.inner.frames():
-            if frame.timestamp + 1e-6 < skip:
-                continue
-            yield Frame(index, frame.timestamp - skip, frame.image)
-            index += 1
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-@dataclass(frozen=True)
-class Feed:
-    """A live source that can be opened again at a point of its media (``open(seconds)``): Resume
-    continues a clip where it was paused; a camera simply opens again."""
-
-    open: Callable[[float], VideoSource]
-    name: str
-
-
-def camera_feed(index: int, width: int | None = None, height: int | None = None, fps: float | None = None) -> Feed:
-    return Feed(lambda _at: CameraSource(index, width, height, fps or None), f"camera {index}")
-
-
-def clip_feed(path: str | Path, loop: bool = False) -> Feed:
-    """A recording played at its own pace, as a camera would deliver it (the demo clip)."""
-
-    def open_at(seconds: float) -> VideoSource:
-        clip = FileSource(path)
-        info = clip.info
-        length = info.frame_count / info.fps if info.frame_count else None
-        start = seconds % length if loop and length else seconds
-        return RealTimeSource(SkipTo(clip, start) if start > 0 else clip, loop=loop)
-
-    return Feed(open_at, str(path))
 
 
 # --- the analysis thread -------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLin
 
 from app.classifier import DEFAULT_MODEL, Classifier
 from app.demo import DEMO_CLIP
-from app.gui.controller import Controller, Feed, State, camera_feed, clip_feed
+from app.gui.controller import Controller, State
+from app.gui.feeds import Feed, camera_feed, clip_feed
 from app.gui.events_panel import EventsPanel
 from app.gui.evidence_panel import EvidencePanel
 from app.gui.export import export_store
