@@ -19,6 +19,10 @@ class SpottingOptions:
     pose_px: float = 2.0  # stable landmarks (nose, face sides) moved more than this ...
     pose_share: float = 1.0  # ... and more than this share of the regional motion: a head turn, not an expression
     global_share: float = 0.6  # the median region moved this share of the largest: the whole face, not an expression
+    # ... once that has lasted this long in a row. Taken at once, one frame whose flow failed on a broad
+    # expression (a held surprise's 10-px jaw drop read as 4.8 px, the brows and lids as 3-4 px) re-took the
+    # rest mid-expression and cut the expression in two.
+    global_confirm_ms: float = 50.0
     # The face's brightness changed more than this fraction: a lighting change. At 0.08 it fired 30 times on
     # the seed-7 and seed-8 development sets outside the hands, at 0.080-0.091: expressions held through the
     # renderer's slow light drift (a held upper lip raise was cut in four), head turns, the drift alone.

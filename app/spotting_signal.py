@@ -220,6 +220,7 @@ class MotionSignal:
         self.blink_margin = o.frames(o.blink_margin_ms, fps) if o.blink_margin_ms > 0 else 0
         self.long = o.frames(self.windows_s[-1] * 1000, fps)
         self.max_held_s = o.max_held_ms / 1000.0
+        self.confirm = o.frames(o.global_confirm_ms, fps)
         self._ear_history = o.frames(10_000, fps)
         self.reset()
 
@@ -238,6 +239,7 @@ class MotionSignal:
         self._ref: _Slot | None = None  # rest reference, frozen; None: the frame a long half window back
         self._rest: _Slot | None = None  # the last new rest (a turn, a lighting change, a release, a long hold)
         self._earlier: _Slot | None = None  # the rest before the last turn or lighting change (see ``_measure``)
+        self._alike = 0  # frames in a row at which the whole face moved alike from the rest
         # per pair of frames (the earlier frame, the later), its one flow
         self._pairs: dict[tuple[int, int], PairFlow] = {}
 
@@ -335,15 +337,18 @@ class MotionSignal:
                 self._pairs[key] = PairFlow(flow, head, here.face, to_here, covered)
             return self._pairs[key]
 
-        def differs(a: _Slot, b: _Slot, regions: np.ndarray, landmarks_and_light: bool = True) -> bool:
-            """A change of pose or light between two frames: most regions moved alike (a turn or nod
-            distorts the whole face, an expression a few parts), or (with ``landmarks_and_light``) the
-            stable landmarks moved by more than a share of the regional motion (an expression moves its
-            regions far more than the nose) or the face's brightness changed."""
-            top, shift = float(regions.max()), pose_shift(a.face, b.face)
-            return ((landmarks_and_light and shift > o.pose_px and shift > o.pose_share * top)
-                    or (top > o.rest_level_px and float(median(regions)) > o.global_share * top)
-                    or (landmarks_and_light and brightness_change(a.face, b.face) > o.lighting_ratio))
+        def alike(regions: np.ndarray) -> bool:
+            """Most regions moved alike: a turn or nod distorts the whole face, an expression a few parts."""
+            top = float(regions.max())
+            return top > o.rest_level_px and float(median(regions)) > o.global_share * top
+
+        def stepped(a: _Slot, b: _Slot, regions: np.ndarray) -> bool:
+            """A change of pose or light between two frames: the stable landmarks moved by more than a share
+            of the regional motion (an expression moves its regions far more than the nose), or the face's
+            brightness changed."""
+            shift = pose_shift(a.face, b.face)
+            return ((shift > o.pose_px and shift > o.pose_share * float(regions.max()))
+                    or brightness_change(a.face, b.face) > o.lighting_ratio)
 
         def still(slot: _Slot) -> bool:
             """Whether the face was still at an earlier frame (its own transient motion at rest level)."""
@@ -365,8 +370,7 @@ class MotionSignal:
             # no lighting or landmark test here: a lighting step or a turn differs from one side only, which
             # the smaller of the two sides already ignores, while the light drifting over 3 s or the head
             # moving with a laugh (its nose landmarks shift 4 px and more) must not hide an expression
-            scales.append((float(np.max(sides.min(axis=0))),
-                           covered or differs(before, after, sides.max(axis=0), landmarks_and_light=False)))
+            scales.append((float(np.max(sides.min(axis=0))), covered or alike(sides.max(axis=0))))
         # A nuisance only if every window that sees the motion (nearly) as strongly says so: a micro-expression
         # seen cleanly against frames 0.5 s away is no lighting change because the light drifted over 3 s.
         value = max((v for v, _ in scales), default=0.0)
@@ -395,7 +399,8 @@ class MotionSignal:
             return back if back <= o.rest_level_px else None
 
         ref_covered = pair(ref).covered
-        turned = not ref_covered and differs(ref, here, displaced)
+        self._alike = self._alike + 1 if not ref_covered and alike(displaced) else 0
+        turned = not ref_covered and (stepped(ref, here, displaced) or self._alike >= self.confirm)
         if not (ref_covered or turned) and still(ref):
             from_still.append(held)
         # A face no further from a still earlier frame (the rest, a half window back) than that moved no
@@ -407,7 +412,7 @@ class MotionSignal:
             held, nuisance = 0.0, True
         elif turned:  # the head turned or the light changed: that is the new rest
             self._earlier = self._earlier or ref
-            held, nuisance, self._ref, self._rest = 0.0, True, None, here
+            held, nuisance, self._ref, self._rest, self._alike = 0.0, True, None, here, 0
         elif held <= o.rest_level_px:  # at rest: the reference follows again, from here if the face just came back
             self._rest = here if self._ref is not None else self._rest
             self._ref = None

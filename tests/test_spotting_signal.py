@@ -128,6 +128,20 @@ def test_a_fast_head_movement_in_the_image_plane_is_not_an_expression(still_fram
     assert _events(samples) == []
 
 
+def test_one_frame_of_the_whole_face_moving_alike_does_not_retake_the_rest():
+    """A held smile with one frame stretched 5 % (most regions read alike, as one frame's failed flow on a
+    held 10-px surprise did on the seed-8 development set): the rest stays, and the smile is one event
+    to the end of the clip (taken at once, the rest moved to the stretched frame and cut the smile there)."""
+    smile = ExpressionEvent({"6": 3.0, "12": 3.0}, onset_s=1.0, apex_s=1.4, offset_s=9.0, hold_s=7.0)
+    frames, _ = render_sequence("astronaut", [smile], fps=FPS, duration_s=3.5, seed=1, nuisances=NOISE)
+    h, w = frames[0].shape[:2]
+    frames[75] = cv2.warpAffine(frames[75], np.float32([[1, 0, 0], [0, 1.05, -h * 0.025]]), (w, h),
+                                borderMode=cv2.BORDER_REPLICATE)
+    samples = _signal(_track(frames))
+    assert min(m.held for m in samples if m.frame >= 78) > 2.0
+    assert [(e.onset, e.offset, e.open_ended) for e in _events(samples)] == [(31, 104, True)]
+
+
 def test_one_flow_per_pair_of_frames(monkeypatch, still_frames):
     """Frame t's flow to t + w serves frame t + w's flow back to t: on a still face two flows a frame (one per
     window) and, for the first long half window, one to the rest reference (the first frame); measuring
