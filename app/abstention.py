@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from app.evidence import UNCLEAR, Evidence
+from app.evidence import UNCLEAR, Evidence, brows_raised
 from app.flow_reading import FlowReading
 
 UNCERTAIN = "uncertain"
@@ -61,6 +61,9 @@ class AbstentionRule:
     # by 0.1-0.15 from frame to frame, while speech closes the jaw by 40 % and more of its opening
     # (psychopy's jwpIntro.mp4 and testMovie.mp4).
     jaw_cycle_share: float = 0.25
+    # Lips pursed or funnelled (AU18, AU22: no part of an emotion prototype; speech and the renderer's
+    # speech make them) by at least this much as the largest movement: speech, not an expression.
+    pursed: float = 0.3
     yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn...
     yawn_brows: float = 0.15  # ...with the brows rising less than this (with them: an exaggerated surprise)
     occlusion_drop: float = 0.5  # face confidence falling below this fraction of its value at onset
@@ -226,8 +229,9 @@ def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: Abst
         return "a head movement"
     if motion is not None and motion.jaw_cycles >= rule.speech_jaw_cycles:
         return "speech or chewing"
-    brows = (evidence.movements.get("inner_brow_raise", 0.0) + evidence.movements.get("outer_brow_raise", 0.0)) / 2
-    if evidence.movements.get("jaw_drop", 0.0) >= rule.yawn_jaw and brows < rule.yawn_brows:
+    if top and top[0][0].key in ("pucker", "funnel") and top[0][1] >= rule.pursed:
+        return "lips pursed (speech?)"
+    if evidence.movements.get("jaw_drop", 0.0) >= rule.yawn_jaw and brows_raised(evidence.movements) < rule.yawn_brows:
         return "a mouth opening without an expression (yawn?)"
     return ""
 

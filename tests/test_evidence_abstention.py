@@ -55,6 +55,23 @@ def test_a_smile_relaxing_is_not_a_new_expression():
     assert build_evidence(list(range(10)), scores).reading == UNCLEAR  # ...and the lips close: not negative
 
 
+def test_heavy_brows_raised_from_a_lowered_rest_read_as_a_surprise_not_a_yawn():
+    """A face whose brows read as lowered at rest (``browDown`` 0.9): raising them reads as that falling,
+    the raisers unmoved. With the jaw dropped that is a surprise (it was read as a frown released and the
+    event called a yawn); the brows coming back alone stay unread."""
+    ramp = event_scores(jawOpen=1.0)[:, BLENDSHAPE_INDEX["jawOpen"]] - 0.02
+    down = [BLENDSHAPE_INDEX["browDownLeft"], BLENDSHAPE_INDEX["browDownRight"]]
+    surprise = event_scores(jawOpen=0.7)
+    surprise[:, down] = (0.9 - 0.78 * ramp)[:, None]
+    e = build_evidence(list(range(10)), surprise)
+    assert e.reading == "surprise"
+    verdict = decide("surprise", {"negative": 0.4, "positive": 0.0, "surprise": 0.6}, e, STILL)
+    assert verdict.label != "none" and "yawn" not in verdict.reason
+    released = event_scores()
+    released[:, down] = (0.9 - 0.78 * ramp)[:, None]
+    assert build_evidence(list(range(10)), released).reading == UNCLEAR
+
+
 def test_a_blink_inside_an_event_does_not_pick_its_apex():
     scores = event_scores(mouthSmileLeft=0.6, mouthSmileRight=0.6)
     scores[2, BLENDSHAPE_INDEX["eyeBlinkLeft"]] = scores[2, BLENDSHAPE_INDEX["eyeBlinkRight"]] = 0.95
@@ -267,6 +284,7 @@ def test_a_smile_that_ends_broad_speaks_but_a_smile_at_a_speech_level_does_not()
     ({"eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.9}, STILL, "a blink"),
     ({"mouthPucker": 0.2}, MotionContext(15.0, 0, 1.0), "a head movement"),
     ({"jawOpen": 0.3}, MotionContext(1.0, 4, 1.0), "speech or chewing"),
+    ({"mouthPucker": 0.6, "mouthShrugUpper": 0.2}, STILL, "lips pursed (speech?)"),
     ({"jawOpen": 0.6, "eyeBlinkLeft": 0.3}, STILL, "a mouth opening without an expression (yawn?)"),
     ({"mouthSmileLeft": 0.8, "mouthSmileRight": 0.8}, MotionContext(1.0, 0, 0.2), "the face was partly hidden"),
 ])
