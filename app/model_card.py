@@ -41,6 +41,7 @@ class InputSpec:
     normalisation: str = "per_sample_max"
     flow_scale: float = 1.0  # only for normalisation == "fixed_scale": pixels mapped to 1.0
     head_compensation: bool = True  # subtract the head's rigid motion (app.flow.remove_head_motion)
+    match_brightness: bool = False  # apex crop's grey mean and spread set to the onset's before the flow
     name: str = "flow"
     layout: str = "NCHW"
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from app.align import AlignedFace, reregister
-from app.flow import compute_flow, optical_strain, remove_head_motion
+from app.flow import compute_flow, match_brightness, optical_strain, remove_head_motion
 from app.model_card import InputSpec
 from app.regions import INPUT_LAYOUTS
 
@@ -26,8 +26,11 @@ class ModelInput:
 
 
 def onset_apex_flow(onset: AlignedFace, apex: AlignedFace, spec: InputSpec) -> np.ndarray:
-    """Flow from onset to apex in the onset crop's coordinates, head motion removed if asked."""
+    """Flow from onset to apex in the onset crop's coordinates, brightness matched and head motion removed if
+    the model asks."""
     apex_image = reregister(apex, onset)
+    if spec.match_brightness:
+        apex_image = match_brightness(apex_image, onset.image)
     flow = compute_flow(onset.image, apex_image, spec.flow_method)
     if spec.head_compensation:
         flow = remove_head_motion(flow)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -29,7 +30,7 @@ TRAINING_PEOPLE = tuple(p for p in PHOTO_NAMES if p not in HELD_OUT)
 SYNTH_ARGS = ["--subjects", str(2 * len(TRAINING_PEOPLE)), "--clips-per-subject", "18", "--fps", "60", "--seed", "0",
               "--life", "--photos", ",".join(TRAINING_PEOPLE)]
 TRAIN_ARGS = ["--dataset", "synthetic", "--protocol", "loso", "--epochs", "15", "--batch-size", "32",
-              "--lr", "0.001", "--loss", "ce", "--seed", "0"]
+              "--lr", "0.001", "--loss", "ce", "--seed", "0", "--config-json", '{"input": {"match_brightness": true}, "train": {"ensemble": 3}}']
 
 
 PROTOCOL = "LOSO by person: every rendering of one photograph in one fold, predictions pooled over folds"
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics.update(protocol=PROTOCOL, people=list(TRAINING_PEOPLE), held_out=held)
     metrics["recipe"] = {
         "command": "python -m models.make_default",
-        "steps": [f"python main.py synth --out SYNTH {' '.join(SYNTH_ARGS + workers)}",
-                  f"python main.py train --root SYNTH --out RUN {' '.join(TRAIN_ARGS + workers)}",
+        "steps": [f"python main.py synth --out SYNTH {shlex.join(SYNTH_ARGS + workers)}",
+                  f"python main.py train --root SYNTH --out RUN {shlex.join(TRAIN_ARGS + workers)}",
                   f"python -m models.synth.heldout --model {model.relative_to(DEFAULT_DIR.parents[1])}"],
         "wall_seconds_this_call": round(time.perf_counter() - started, 1),
         "held_out_people": list(HELD_OUT),

@@ -10,7 +10,7 @@ from app.align import AlignedFace, AlignmentTemplate, align_face
 from app.face import FaceTracker, FaceTrackerOptions, RunningMode
 from app.flow import compute_flow, optical_strain
 from app.model_card import InputSpec
-from app.model_input import attention_to_crop, build_model_input
+from app.model_input import attention_to_crop, build_model_input, onset_apex_flow
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,27 @@ def test_model_input_follows_the_spec_and_sees_the_moved_region(face_crop):
     assert int(np.argmax([t.mean() for t in tiles])) == 3  # the mouth-corner-right tile
     x0, y0, x1, y1 = model_input.boxes[3]
     assert x0 <= corner[0] <= x1 and y0 <= corner[1] <= y1
+
+
+def test_brightness_matching_keeps_a_darker_apex_from_reading_as_motion(face_crop):
+    """A 6 % fall in light between onset and apex: TV-L1 reads it as motion all over the face unless the
+    model's card asks for the apex's brightness to be matched to the onset's; the real movement stays."""
+    corner = face_crop.landmarks[291]
+    yy, xx = np.mgrid[0:128, 0:128].astype(np.float32)
+    bump = 1.5 * np.exp(-((xx - corner[0]) ** 2 + (yy - corner[1]) ** 2) / (2 * 5.0**2))
+    moved = _warp(face_crop.image, bump, -0.5 * bump)
+    darker = AlignedFace(np.clip(moved * 0.94, 0, 255).astype(np.uint8), face_crop.matrix, face_crop.landmarks)
+    lit = AlignedFace(moved, face_crop.matrix, face_crop.landmarks)
+    distance = np.hypot(xx - corner[0], yy - corner[1])
+    far, near = distance > 20, distance < 4
+
+    def magnitude(apex, match):
+        return np.linalg.norm(onset_apex_flow(face_crop, apex, InputSpec(match_brightness=match)), axis=2)
+
+    assert magnitude(darker, False)[far].mean() > 0.4  # the light's change, read as motion
+    matched, reference = magnitude(darker, True), magnitude(lit, False)
+    assert matched[far].mean() < 0.05
+    assert matched[near].mean() == pytest.approx(reference[near].mean(), rel=0.15)
 
 
 def test_face_layout_and_fixed_scale(face_crop):

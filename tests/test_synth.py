@@ -74,6 +74,14 @@ def test_au4_lowers_the_brows_and_leaves_the_mouth_still(face):
     assert np.abs(shift[list(MOUTH_CORNERS)]).max() < 1e-3
 
 
+def test_au10_raises_the_upper_lip_and_leaves_the_mouth_corners_still(face):
+    """A lifted corner is a smile to MediaPipe: the first AU10 carried the corners half as far up as AU12 does."""
+    shift = landmark_shift(face, "10")
+    frame = face_frame(face.landmarks)
+    assert (shift[[37, 267, 0]] @ frame.y_axis < -0.5 * MICRO_UNIT * frame.unit).all()
+    assert np.abs(shift[list(MOUTH_CORNERS)]).max() < 0.1 * MICRO_UNIT * frame.unit
+
+
 def test_one_sided_code_moves_one_side_only(face):
     shift = landmark_shift(face, "R14")  # subject's right = image left
     assert np.linalg.norm(shift[61]) > 0.5 * MICRO_UNIT * face_frame(face.landmarks).unit
@@ -363,6 +371,7 @@ def test_held_out_label_scoring_pairs_by_iou_and_counts_other_labels_as_misses()
     ("grace_hopper", "12", ("lip_corner_pull",), 0.5),  # a real smile: +0.89 (single_face.mp4)
     ("astronaut", "1+2", ("inner_brow_raise", "outer_brow_raise"), 0.3),  # a real brow raise: up to +0.84
     ("chris_pratt", "26", ("jaw_drop",), 0.3),  # real speech: up to +0.26; a surprise burst: 0.73
+    ("grace_hopper", "10", ("upper_lip_raise",), 0.2),  # with the corners still: no smile read
 ])
 def test_a_full_macro_expression_moves_the_blendshapes_as_a_real_face_does(photo, aus, movements, least):
     """Rendered at its full macro intensity and tracked as ``analyze`` tracks (VIDEO mode), a smile, a

@@ -160,9 +160,12 @@ ACTION_UNITS: dict[int, ActionUnit] = {
             9, "nose wrinkler",
             _pairs(NOSE_WING, (0, -1)) + _pairs(INNER_BROW[2:3], (0.2, 0.4)) + _mid((0,), (0, -0.4)), 0.12, 3.0,
         ),
+        # The mouth corners and the lower lip held: carried up with the lip, the corners read as a smile to
+        # MediaPipe (``mouthSmile``, lip corners up half as far as AU12's) and to the model.
         ActionUnit(
             10, "upper lip raiser",
             _pairs(UPPER_LIP, (0, -1)) + _mid((0,), (0, -1)) + _pairs(NASOLABIAL[:1], (0, -0.5)), 0.12, 3.0,
+            anchors=sum(MOUTH_CORNERS + LOWER_LIP, ()), anchor_sigma=0.05,
         ),
         ActionUnit(
             12, "lip corner puller", _pairs(MOUTH_CORNERS, (-0.7, -0.7)) + _pairs(NASOLABIAL[:1], (-0.3, -0.4)),
