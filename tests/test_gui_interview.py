@@ -85,7 +85,7 @@ def _interview(qtbot, win: MainWindow, clip: Path, tiny_model: Path, messages, t
     # 15: idle — nothing that does nothing looks enabled; the player's icons stay visible; a sane axis.
     assert not win.pause_action.isEnabled() and not win.stop_action.isEnabled()
     assert not win.export_action.isEnabled()
-    disabled = win.back_button.icon().pixmap(16, 16, QIcon.Disabled).toImage()
+    disabled = win.transport.back_button.icon().pixmap(16, 16, QIcon.Disabled).toImage()
     alpha = [disabled.pixelColor(x, y).alpha() for x in range(16) for y in range(16)]
     assert max(alpha) > 60
     assert win.timeline.viewRange()[0] == pytest.approx([0.0, 10.0], abs=0.5)

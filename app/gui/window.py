@@ -14,10 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSlider, QSplitter, QStyle, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QSlider,
+                               QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from app.classifier import DEFAULT_MODEL, Classifier
 from app.demo import DEMO_CLIP
@@ -35,6 +34,7 @@ from app.gui.library_access import open_private_library
 from app.gui.sessions_window import DEIDENTIFIED_FILTER, SessionsWindow, export_report, report_filter
 from app.gui.settings import (AppSettings, SettingsDialog, load_layout, load_settings, save_layout, save_settings)
 from app.gui.timeline import Timeline
+from app.gui.transport import Transport
 from app.gui.video_view import VideoView
 from app.gui.workers import Task
 from app.errors import InputError
@@ -45,7 +45,6 @@ from app.sessions.analysis import pipeline_settings
 from app.sources import SourceInfo, VideoSource, list_cameras
 from app.spotting import SpottingOptions
 
-SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 REPLAY_SPEED = 0.25  # selecting an event replays it this slowly
 REPLAY_TAIL_S = 0.5  # ... until this long after its offset
 EVIDENCE_MIN_HEIGHT = 260  # three 128-px pictures, their titles and a four-line caption
@@ -57,21 +56,6 @@ class _Bridge(QObject):
     """Runs calls posted from any thread on the UI thread (a queued signal)."""
 
     call = Signal(object)
-
-
-def _icon(style: QStyle, which: QStyle.StandardPixmap) -> QIcon:
-    """A standard icon whose disabled form stays visible on the dark theme (Fusion's fades to nothing)."""
-    icon = style.standardIcon(which)
-    normal = icon.pixmap(32, 32)
-    faded = QPixmap(normal.size())
-    faded.fill(Qt.transparent)
-    painter = QPainter(faded)
-    painter.setOpacity(0.45)
-    painter.drawPixmap(0, 0, normal)
-    painter.end()
-    result = QIcon(normal)
-    result.addPixmap(faded, QIcon.Disabled)
-    return result
 
 
 class MainWindow(QMainWindow):
@@ -146,32 +130,11 @@ class MainWindow(QMainWindow):
         self.events_note.hide()
         self.evidence = EvidencePanel()
 
-        style = self.style()
-        self.play_button = QPushButton(_icon(style, QStyle.SP_MediaPlay), "")
-        self.play_button.setToolTip("Play / pause (Space)")
-        self.play_button.clicked.connect(self.toggle_play)
-        self.back_button = QPushButton(_icon(style, QStyle.SP_MediaSeekBackward), "")
-        self.back_button.setToolTip("Previous frame (←)")
-        self.back_button.clicked.connect(lambda: self.step(-1))
-        self.forward_button = QPushButton(_icon(style, QStyle.SP_MediaSeekForward), "")
-        self.forward_button.setToolTip("Next frame (→)")
-        self.forward_button.clicked.connect(lambda: self.step(1))
-        self.speed_box = QComboBox()
-        for s in SPEEDS:
-            self.speed_box.addItem(f"{s:g}×", s)
-        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed_box.currentIndexChanged.connect(self._set_speed)
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.sliderMoved.connect(self.seek)
-        self.time_label = QLabel("—")
-        self.transport = QWidget()
-        row = QHBoxLayout(self.transport)
-        row.setContentsMargins(4, 0, 4, 0)
-        for w in (self.back_button, self.play_button, self.forward_button, self.speed_box):
-            w.setFocusPolicy(Qt.NoFocus)
-            row.addWidget(w)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.time_label)
+        self.transport = Transport()
+        self.transport.play_clicked.connect(self.toggle_play)
+        self.transport.step_requested.connect(self.step)
+        self.transport.speed_chosen.connect(self._set_speed)
+        self.transport.seek_requested.connect(self.seek)
 
         left = QWidget()
         col = QVBoxLayout(left)
@@ -574,7 +537,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, info.frame_count or 0)
         self.progress.setValue(0)
         self.progress.setFormat("analysed %p%")
-        self.slider.setRange(0, max((info.frame_count or 1) - 1, 0))
+        self.transport.set_length(info.frame_count or 1)
         self.export_action.setEnabled(True)
         self._set_transport_enabled(not live)
         if not live:
@@ -835,26 +798,19 @@ class MainWindow(QMainWindow):
         if rec is None:
             return
         self.timeline.set_playhead(rec.timestamp)
-        if not self.slider.isSliderDown():
-            self.slider.setValue(index)
         info = self.source_info
-        total = info.frame_count / info.fps if info.frame_count else 0
-        self.time_label.setText(f"{rec.timestamp:6.2f} / {total:.2f} s   frame {index}")
+        self.transport.show_position(index, rec.timestamp, info.frame_count / info.fps if info.frame_count else 0)
 
     @Slot()
     def _player_changed(self) -> None:
         player = self.player
         if player is None:
             return
-        icon = QStyle.SP_MediaPause if player.playing else QStyle.SP_MediaPlay
-        self.play_button.setIcon(_icon(self.style(), icon))
-        self.speed_box.blockSignals(True)
-        self.speed_box.setCurrentIndex(SPEEDS.index(player.speed))
-        self.speed_box.blockSignals(False)
+        self.transport.show_playing(player.playing, player.speed)
 
-    def _set_speed(self, index: int) -> None:
+    def _set_speed(self, speed: float) -> None:
         if self.player is not None:
-            self.player.set_speed(SPEEDS[index])
+            self.player.set_speed(speed)
 
     @Slot(int, QImage)
     def _frame_decoded(self, index: int, image: QImage) -> None:
