@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from app.evidence import UNCLEAR, Evidence, brows_raised
+from app.evidence import UNCLEAR, Evidence, ReadingOptions, brows_raised
 from app.flow_reading import FlowReading
 
 UNCERTAIN = "uncertain"
@@ -62,7 +62,8 @@ class AbstentionRule:
     # (psychopy's jwpIntro.mp4 and testMovie.mp4).
     jaw_cycle_share: float = 0.25
     # Lips pursed or funnelled (AU18, AU22: no part of an emotion prototype; speech and the renderer's
-    # speech make them) by at least this much as the largest movement: speech, not an expression.
+    # speech make them) by at least this much as the largest movement: speech, not an expression; unless the
+    # chin rises too (``min_rise``): AU17 pushes the lower lip out, and a rendered 15+17 reads pucker +0.93.
     pursed: float = 0.3
     yawn_jaw: float = 0.4  # jaw drop (jawOpen rise) of a yawn...
     yawn_brows: float = 0.15  # ...with the brows rising less than this (with them: an exaggerated surprise)
@@ -223,13 +224,14 @@ def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: Abst
     """The first sign that the motion is not an expression ("" for none); ``motion`` None: the face's
     own movements only (a blink, a yawn)."""
     top = evidence.top(1)
-    if top and top[0][0].key == "blink":
+    if top and top[0][0].key == "blink" and top[0][1] > 0:  # eyes opening wider (AU5) is no blink
         return "a blink"
     if motion is not None and motion.head_turn_deg >= rule.max_head_turn_deg:
         return "a head movement"
     if motion is not None and motion.jaw_cycles >= rule.speech_jaw_cycles:
         return "speech or chewing"
-    if top and top[0][0].key in ("pucker", "funnel") and top[0][1] >= rule.pursed:
+    if (top and top[0][0].key in ("pucker", "funnel") and top[0][1] >= rule.pursed
+            and evidence.movements["chin_raise"] < ReadingOptions().min_rise):
         return "lips pursed (speech?)"
     if evidence.movements.get("jaw_drop", 0.0) >= rule.yawn_jaw and brows_raised(evidence.movements) < rule.yawn_brows:
         return "a mouth opening without an expression (yawn?)"

@@ -293,6 +293,22 @@ def test_non_expressions_are_none_with_the_model_still_recorded(peaks, motion, r
     assert (verdict.label, verdict.model_label, verdict.reason) == ("none", "negative", reason)
 
 
+def test_eyes_opening_wider_is_no_blink_and_a_pucker_with_a_chin_raise_is_no_speech():
+    """A micro surprise's raised lids read as ``eyeBlink`` falling (the top mover, -0.07 on the seed-9
+    development set): no blink. A repression (AU15+17) reads as lips puckered +0.93 with the chin raised +0.24:
+    AU17 pushes the lower lip out, which is no speech."""
+    widening = event_scores(browInnerUp=0.05)
+    blink = [BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]
+    widening[:, blink] = 0.3 - 0.5 * (event_scores(jawOpen=0.2)[:, [BLENDSHAPE_INDEX["jawOpen"]]] - 0.02)
+    e = build_evidence(list(range(10)), widening)
+    assert e.top(1)[0][0].key == "blink" and e.top(1)[0][1] < 0
+    assert decide("surprise", {"negative": 0.0, "positive": 0.0, "surprise": 0.92}, e, STILL).reason != "a blink"
+    pout = evidence(mouthPucker=0.9, mouthShrugLower=0.25)
+    assert pout.top(1)[0][0].key == "pucker"
+    verdict = decide("negative", {"negative": 0.98, "positive": 0.01, "surprise": 0.01}, pout, STILL)
+    assert verdict.label != "none", verdict.reason
+
+
 @pytest.mark.parametrize("motion, why", [(MotionContext(2.0, 6, 1.0), "speech"), (MotionContext(12.0, 0, 1.0), "head")])
 def test_agreement_on_a_negative_reading_during_speech_or_a_head_movement_is_not_a_label(motion, why):
     """jwpIntro.mp4's speech (lips pursed, brows lowered, six jaw cycles) was shown "negative": the model
