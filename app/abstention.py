@@ -195,9 +195,11 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         if evidence.laughing() and evidence.held_score >= rule.laugh_smile:
             return Verdict(reading, model_label, f"the face holds an open-mouthed smile (a laugh) and nothing "
                                                  f"else moved; {said}")
-    # A negative reading never speaks alone (speech lowers brows and presses lips): against a model whose
-    # own ``none`` class wins as surely as a model may speak alone, the motion is no expression.
-    if model_none and p >= rule.alone_confidence and reading not in FACE_ALONE:
+    # A negative reading never speaks alone (speech lowers brows and presses lips), nor does a smile or surprise
+    # too weak to, moved or held (a hand over the mouth reads as a smile of 0.3-0.5): against a model whose own
+    # ``none`` class wins as surely as a model may speak alone, the motion is no expression.
+    too_weak = reading not in FACE_ALONE or max(evidence.strength, evidence.held_score) < rule.face_alone
+    if model_none and p >= rule.alone_confidence and too_weak:
         return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}); a {reading} reading "
                                           "alone is no expression")
     if agrees and p < rule.min_confidence:
