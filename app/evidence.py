@@ -91,12 +91,14 @@ def movement_values(scores: np.ndarray) -> np.ndarray:
     return np.stack([scores[..., cols].mean(axis=-1) for cols in _COLUMNS], axis=-1)
 
 
-def brows_raised(change: dict[str, float]) -> float:
-    """How far the brows went up: the brow raisers' mean rise, or the brow lowerer's fall when that is larger.
-    Heavy brows read as lowered at rest (``browDown`` 0.85-0.92 on a neutral development face), and raising
-    them reads as that falling (0.77), with the raisers unmoved."""
+def brows_raised(change: dict[str, float], options: ReadingOptions = ReadingOptions()) -> float:
+    """How far the brows went up: the brow raisers' mean rise, or the brow lowerer's fall when that is larger
+    and as large as a held expression's level. Heavy brows read as lowered at rest (``browDown`` 0.85-0.92
+    on a neutral development face), and raising them reads as that falling (0.77), with the raisers unmoved;
+    a smaller fall is a frown easing, as in speech (0.16, with the jaw dropping: it read as a surprise)."""
     raisers = (max(0.0, change["inner_brow_raise"]) + max(0.0, change["outer_brow_raise"])) / 2
-    return max(raisers, -change["brow_lower"])
+    fall = -change["brow_lower"]
+    return max(raisers, fall if fall >= options.held_level else 0.0)
 
 
 def read_movements(change: dict[str, float],
@@ -106,7 +108,7 @@ def read_movements(change: dict[str, float],
     rise = {k: max(0.0, v) for k, v in change.items()}
     t = options.min_rise
     smile = rise["lip_corner_pull"]
-    brows = brows_raised(change)
+    brows = brows_raised(change, options)
     scores = {
         # AU12 is required; AU6 (a Duchenne smile) strengthens it.
         "positive": smile + 0.5 * rise["cheek_raise"] if smile >= t else 0.0,
