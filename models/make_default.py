@@ -30,7 +30,8 @@ TRAINING_PEOPLE = tuple(p for p in PHOTO_NAMES if p not in HELD_OUT)
 SYNTH_ARGS = ["--subjects", str(2 * len(TRAINING_PEOPLE)), "--clips-per-subject", "18", "--fps", "60", "--seed", "0",
               "--life", "--photos", ",".join(TRAINING_PEOPLE)]
 TRAIN_ARGS = ["--dataset", "synthetic", "--protocol", "loso", "--epochs", "15", "--batch-size", "32",
-              "--lr", "0.001", "--loss", "ce", "--seed", "0", "--config-json", '{"input": {"match_brightness": true}, "train": {"ensemble": 3}}']
+              "--lr", "0.001", "--loss", "ce", "--seed", "0",
+              "--config-json", '{"input": {"match_brightness": true}, "train": {"ensemble": 3}}']
 
 
 PROTOCOL = "LOSO by person: every rendering of one photograph in one fold, predictions pooled over folds"
