@@ -16,10 +16,11 @@ regions, the head's rigid motion subtracted):
   until it is released (or the source ends); a still face back at the rest it left before a turn or a
   change of light is at rest too.
 - ``nuisance``, set when what differs between the compared frames is the head's pose (the nose and the
-  sides of the face moved in the eye-aligned crop, or most regions moved alike, for 50 ms in a row
-  when measured from the rest: expressions move a few parts and leave the nose in place) or the lighting (the brightness along the face's midline changed). A held
-  expression changes neither; a head turn or a lighting step does. The event detector drops such
-  changes, and the rest reference moves to the new pose or light.
+  sides of the face moved in the eye-aligned crop, or most regions moved alike, for 50 ms in a row when
+  measured from the rest: expressions move a few parts and leave the nose in place) or the lighting (the
+  brightness along the face's midline changed). A held expression changes neither; a head turn or a
+  lighting step does. The event detector drops such changes, and the rest reference moves to the new
+  pose or light.
 
 Flows are computed between crops resampled through one alignment (so landmark jitter cancels) and then
 registered on landmarks that no expression moves (so a fast head movement does not leave the flow a
