@@ -4,12 +4,13 @@ MediaPipe's blendshapes (``app.evidence``) are the real-trained reading of an ev
 micro-expressions: a 1–3 px movement of the lip corners or brows stays inside every score's noise, so a
 micro event reads ``unclear`` and its label stays ``uncertain`` whatever the model says. The flow the
 classifier is given does see such movements. This module measures, in eye distances on the aligned crop,
-how far the brows, the lip corners, the cheeks and the chin moved relative to the nose (bone, which no
-expression moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip corners out and
-lifted (at the corners or the cheeks) → positive; brows raised → surprise; brows lowered, lip corners down or chin raised → negative. It is
-geometry, not a trained model, so it reads a real face as it reads a rendered one. It never labels an event
-alone: the abstention (``app.abstention.decide``) lets it stand in for an unreadable blendshape change only
-as the agreement a model's label needs.
+how far the brows, the lip corners, the cheeks, the lips' middles and the chin moved relative to the nose
+(bone, which no expression moves), and reads them with EMFACS's prototypes as ``app.evidence`` does: lip
+corners out and lifted (at the corners or the cheeks) → positive; brows raised → surprise; brows lowered
+(the inner brows down and drawn in), lip corners down beyond the lower lip, chin raised or upper lip raised
+beyond the corners → negative. It is geometry, not a trained model, so it reads a real face as it reads a
+rendered one. It never labels an event alone: the abstention (``app.abstention.decide``) lets it stand in
+for an unreadable blendshape change only as the agreement a model's label needs.
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ from app.spotting_signal import region_motion
 # MediaPipe landmarks, image-left and image-right together: inner, middle and outer brow; the lip
 # corners; the chin's front; the nose's ridge and tip (the reference: a brow raise reaches the bridge).
 BROWS = (107, 336, 66, 296, 105, 334, 70, 300, 46, 276)
+INNER_BROWS = ((107, 66), (336, 296))  # image-left, image-right: where the brow lowerer (AU4) pulls
 LIP_CORNERS = (61, 291)
+UPPER_LIP = (0, 37, 267)  # the upper lip's middle, lifted by the upper lip raiser (AU10)
+LOWER_LIP = (17, 84, 314)  # the lower lip's middle, which parting lips (AU25, AU26) lower more than its corners
 CHEEKS = (205, 50, 425, 280)  # below the eyes, where the cheek raiser (AU6) lifts the skin
 CHIN = (175, 199, 200)
 NOSE = (197, 195, 5, 4)
 SHOWN = 0.005  # the smallest movement named in ``FlowReading.text`` (eye distances)
 WORDS = {"brows_up": "brows up", "lip_corners_up": "lip corners up", "lip_corners_out": "lip corners out",
-         "cheeks_up": "cheeks up", "chin_up": "chin up"}
+         "cheeks_up": "cheeks up", "chin_up": "chin up", "inner_brows_down": "inner brows down and in",
+         "upper_lip_up": "upper lip up", "lower_lip_down": "lower lip down"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class FlowReadingOptions:
 
 @dataclass(frozen=True)
 class FlowReading:
-    moves: dict[str, float]  # brows_up, lip_corners_up, lip_corners_out, cheeks_up, chin_up: eye distances, up/out > 0
+    moves: dict[str, float]  # the keys of ``WORDS``: eye distances, up/out/down-and-in as named > 0
     bone: float  # flow left at the nose after the head's motion is removed (eye distances)
     reading: str  # "positive", "surprise", "negative" or UNCLEAR
     peak: float  # the largest motion of the spotter's 11 facial regions (eye distances)
@@ -88,11 +93,17 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
     bone = mean_flow(NOSE)
     moved = {name: (mean_flow(points) - bone) / unit for name, points in
              (("brows", BROWS), ("chin", CHIN), ("cheeks", CHEEKS), ("left_corner", LIP_CORNERS[:1]),
-              ("right_corner", LIP_CORNERS[1:]))}
+              ("right_corner", LIP_CORNERS[1:]), ("left_inner_brow", INNER_BROWS[0]),
+              ("right_inner_brow", INNER_BROWS[1]), ("upper_lip", UPPER_LIP), ("lower_lip", LOWER_LIP))}
+    # AU4 pulls the inner brows down and towards each other (FACS): along (±1, 2)/√5 in (x, down) (inwards
+    # is +x on the image-left brow, −x on the image-right one).
+    lowered = (down * 2 / 5**0.5) @ (moved["left_inner_brow"] + moved["right_inner_brow"]) / 2
+    drawn_in = (x_axis / 5**0.5) @ (moved["left_inner_brow"] - moved["right_inner_brow"]) / 2
     moves = {"brows_up": -float(moved["brows"] @ down), "chin_up": -float(moved["chin"] @ down),
              "lip_corners_up": -float((moved["left_corner"] + moved["right_corner"]) @ down) / 2,
              "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2,
-             "cheeks_up": -float(moved["cheeks"] @ down)}
+             "cheeks_up": -float(moved["cheeks"] @ down), "inner_brows_down": float(lowered + drawn_in),
+             "upper_lip_up": -float(moved["upper_lip"] @ down), "lower_lip_down": float(moved["lower_lip"] @ down)}
     bone_move = float(np.linalg.norm(bone)) / unit
     peak = float(region_motion(flow, region_boxes(SPOTTING_REGIONS, landmarks, flow.shape[0]), np.zeros(4)).max()) / unit
     return FlowReading(moves, bone_move, read_moves(moves, bone_move, options), peak)
@@ -100,16 +111,24 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
 
 def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions = FlowReadingOptions()) -> str:
     """The EMFACS reading of ``FlowReading.moves`` (``bone``: the reference's own motion)."""
-    # Lip corners down read as AU15 only while the chin does not drop: a jaw drop or parted lips (speech,
-    # a surprise) pull the corners down with it.
-    depress = -moves["lip_corners_up"] if moves["chin_up"] > -options.min_move / 2 else 0.0
+    # Lip corners down read as AU15 only while the chin does not drop, and only as far as they go down
+    # beyond the lower lip's middle: a jaw drop or parted lips (speech, a surprise) lower the lip's middle
+    # and pull the corners down with it; the depressor pulls the corners, not the middle.
+    # (Readings recorded before the inner brows and the lips' middles were measured lack them.)
+    beyond_lip = -moves["lip_corners_up"] - max(moves.get("lower_lip_down", 0.0), 0.0)
+    depress = beyond_lip if moves["chin_up"] > -options.min_move / 2 else 0.0
     # AU12 pulls the corners obliquely, up and out towards the cheekbone; straight up is the upper lip
     # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too. The lift shows
     # at the corners or, when parted lips hold the corners down, in the cheeks (AU6, the Duchenne smile).
     # (Readings recorded before the cheeks were measured have no "cheeks_up".)
     smile = min(max(moves["lip_corners_up"], moves.get("cheeks_up", 0.0)), 2 * moves["lip_corners_out"])
+    # The upper lip raised beyond the corners' lift is AU10 (disgust); a smile lifts the lip's middle less
+    # than its corners. (The nose wings, AU9, are not read: a real broad smile lifts them 0.045 eye distances
+    # where its corners' flow fails, and the synthetic model says negative on real smiles.)
+    raiser = moves.get("upper_lip_up", 0.0) - max(moves["lip_corners_up"], 0.0)
+    lowered = max(-moves["brows_up"], moves.get("inner_brows_down", 0.0))
     scores = {"positive": smile, "surprise": moves["brows_up"],
-              "negative": max(-moves["brows_up"], moves["chin_up"], depress)}
+              "negative": max(lowered, moves["chin_up"], depress, raiser)}
     best, *rest = sorted(scores, key=scores.get, reverse=True)
     top = scores[best]
     if top < options.min_move or top < options.margin * max(bone, *(scores[k] for k in rest)):

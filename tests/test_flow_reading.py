@@ -50,14 +50,20 @@ def reader():
 @pytest.mark.parametrize("aus, reading", [
     ({"1": 1.0, "2": 1.0}, "surprise"),  # a micro brow raise: about 1.4 px on the crop
     ({"1": 3.0, "2": 3.0, "26": 6.0}, "surprise"),  # the jaw drop pulls the lip corners down: not AU15
+    # parted lips lower the lip's middle and the corners with it: the corners' fall is no AU15 (it read
+    # unclear while every fall of the corners counted)
+    ({"1": 1.0, "2": 1.0, "25": 1.5}, "surprise"),
     ({"15": 1.2, "17": 1.2}, "negative"),
     ({"4": 1.5}, "negative"),
+    ({"4": 0.8}, "negative"),  # a micro brow lowerer: read at the inner brows, down and in (0.011 over all brows)
     ({"12": 3.0}, "positive"),
     ({"6": 1.0, "12": 1.0, "25": 1.0}, "positive"),  # micro, lips parted: the corners hardly rise, the cheeks do
     ({"6": 1.0}, UNCLEAR),  # a cheek raise without the corners pulled out is no smile
     ({"14": 1.5}, UNCLEAR),  # corners pulled out without a lift (a dimpler, a lip stretcher): no smile
     ({"20": 1.5}, UNCLEAR),
-    ({"10": 3.0}, UNCLEAR),  # the upper lip raiser (disgust) lifts the corners straight up: no smile
+    # the upper lip raiser (disgust) lifts the corners straight up, no smile; the lip's middle beyond them
+    ({"10": 3.0}, "negative"),
+    ({"10": 1.0}, "negative"),
     ({"26": 6.0}, UNCLEAR),  # a jaw drop alone (speech) reads nothing
     ({}, UNCLEAR),
 ])
