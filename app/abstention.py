@@ -6,11 +6,11 @@ surprise, or the face and the onset→apex flow both read one (``decide``). Othe
 ``uncertain``, or ``none`` when the motion is not an expression: a blink, a head turn or nod, speech or
 chewing (the jaw opening and closing repeatedly, or pursed lips), a yawn (a wide jaw drop without raised
 brows), a face the detector stops vouching for (a hand over it), a model whose own ``none`` class wins
-while the face shows nothing or too little to speak alone, or a face that did not move from the
-event's onset to its apex (``app.flow_reading``). A label is also shown when the blendshapes read nothing
-but the onset→apex flow reads the model's emotion. EPIR's own label and probabilities
-are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were chosen is in the
-README ("Evidence and abstention")."""
+while the face shows nothing or too little to speak alone (surely, or beside a sign of other motion), or a
+face that did not move from the event's onset to its apex (``app.flow_reading``). A label is also shown
+when the blendshapes read nothing but the onset→apex flow reads the model's emotion. EPIR's own label and
+probabilities are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were chosen is
+in the README ("Evidence and abstention")."""
 
 from __future__ import annotations
 
@@ -203,6 +203,11 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
     if model_none and p >= rule.alone_confidence and too_weak:
         return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}); a {reading} reading "
                                           "alone is no expression")
+    # Nor against a less sure ``none`` when the motion shows what else it is (speech, pursed lips, a head
+    # movement): two signs of other motion and no expression that could speak. A smile is exempt, as above.
+    if model_none and too_weak and cue and reading != "positive":
+        return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}) and {cue}; a {reading} "
+                                          "reading alone is no expression")
     if agrees and p < rule.min_confidence:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")
     if agrees:
