@@ -111,12 +111,13 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
 
 def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions = FlowReadingOptions()) -> str:
     """The EMFACS reading of ``FlowReading.moves`` (``bone``: the reference's own motion)."""
-    # Lip corners down read as AU15 only while the chin does not drop, and only as far as they go down
-    # beyond the lower lip's middle: a jaw drop or parted lips (speech, a surprise) lower the lip's middle
-    # and pull the corners down with it; the depressor pulls the corners, not the middle.
+    # Lip corners down read as AU15 only while the chin does not drop, and only when they go down further
+    # than the lower lip's middle: a jaw drop or parted lips (speech, a surprise) lower the lip's middle
+    # most and pull the corners down with it (rendered AU25: corners 0.011-0.018 eye distances, the middle
+    # 0.024); the depressor pulls the corners (AU15: 0.016-0.023, the middle 0.004-0.008).
     # (Readings recorded before the inner brows and the lips' middles were measured lack them.)
-    beyond_lip = -moves["lip_corners_up"] - max(moves.get("lower_lip_down", 0.0), 0.0)
-    depress = beyond_lip if moves["chin_up"] > -options.min_move / 2 else 0.0
+    fall = -moves["lip_corners_up"]
+    depress = fall if moves["chin_up"] > -options.min_move / 2 and fall > moves.get("lower_lip_down", 0.0) else 0.0
     # AU12 pulls the corners obliquely, up and out towards the cheekbone; straight up is the upper lip
     # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too. The lift shows
     # at the corners or, when parted lips hold the corners down, in the cheeks (AU6, the Duchenne smile).

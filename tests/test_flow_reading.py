@@ -54,6 +54,10 @@ def reader():
     # unclear while every fall of the corners counted)
     ({"1": 1.0, "2": 1.0, "25": 1.5}, "surprise"),
     ({"15": 1.2, "17": 1.2}, "negative"),
+    # ... while the depressor pulls the corners further down than the lip's middle: sadness (EMFACS 1+4+15)
+    ({"15": 0.7}, "negative"),
+    ({"1": 1.0, "4": 1.0, "15": 1.0}, "negative"),
+    ({"25": 1.0}, UNCLEAR),
     ({"4": 1.5}, "negative"),
     ({"4": 0.8}, "negative"),  # a micro brow lowerer: read at the inner brows, down and in (0.011 over all brows)
     ({"12": 3.0}, "positive"),
