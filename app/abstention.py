@@ -134,8 +134,9 @@ def count_cycles(series: np.ndarray, depth: float, share: float = 0.0) -> int:
 
 def decide(model_label: str | None, probabilities: dict[str, float], evidence: Evidence | None,
            motion: MotionContext | None, rule: AbstentionRule = AbstentionRule(), synthetic: bool = True,
-           flow: FlowReading | None = None) -> Verdict:
-    """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces.
+           flow: FlowReading | None = None, macro: bool = False) -> Verdict:
+    """The label to show for one event, and why. ``synthetic``: the model was trained on synthetic faces;
+    ``macro``: the event lasted longer than a micro-expression (``SpottedInterval.kind``).
 
     A label needs the model and the face to agree, with the model's probability >= ``min_confidence``, and
     nothing saying the motion is something else (for a smile: a blink or a yawn; otherwise also a head
@@ -169,6 +170,11 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         if flow_stands_in(evidence, flow) and model_label.lower() in READING_CLASSES[flow.reading] \
                 and p >= rule.min_confidence and not _ending(flow, evidence, rule):
             return Verdict(model_label, model_label, f"the model and the face's motion agree ({flow.reading}: {flow.text})")
+        # The blendshapes miss micro-expressions, not longer ones: a longer movement that neither they nor the
+        # flow read as an expression is other motion (speech, a hand on the development sets; no expression).
+        if macro and flow is not None and flow.reading == UNCLEAR:
+            return Verdict(NONE, model_label, "a movement longer than a micro-expression that neither the face "
+                                              "nor its motion reads as an expression")
         return Verdict(UNCERTAIN, model_label, "no readable facial movement to confirm the model")
     agrees = model_label.lower() in READING_CLASSES[reading]
     # People smile while talking and laugh with the head thrown back: a smile is read whatever the head

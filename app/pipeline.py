@@ -323,7 +323,8 @@ class Pipeline:
         probabilities = classification.probabilities if classification else {}
         synthetic = self.classifier.card.synthetic if self.classifier else True
         flow = read_flow(classification.model_input.flow, job.onset.landmarks) if classification else None
-        verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic, flow)
+        verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic, flow,
+                         macro=interval.kind == "macro")
         event = Event(
             event_id=job.event_id, face_id=job.face_id,
             onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,

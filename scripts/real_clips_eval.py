@@ -77,7 +77,8 @@ def shown_label(event: dict, synthetic: bool, rule: AbstentionRule | None) -> tu
     evidence = Evidence.from_json(event["evidence"]).reread() if event.get("evidence") else None
     motion = MotionContext.from_json(event["motion"]) if event.get("motion") else None
     flow = FlowReading.from_json(event["flow_reading"]) if event.get("flow_reading") else None
-    verdict = decide(event["model_label"], event["probabilities"], evidence, motion, rule, synthetic, flow)
+    verdict = decide(event["model_label"], event["probabilities"], evidence, motion, rule, synthetic, flow,
+                     macro=event.get("kind") == "macro")
     return verdict.label, verdict.reason
 
 

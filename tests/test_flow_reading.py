@@ -97,6 +97,23 @@ def test_a_face_that_did_not_move_from_onset_to_apex_is_no_expression():
     assert verdict.label == "none" and "did not move" in verdict.reason
 
 
+def test_a_longer_movement_that_neither_reading_reads_is_no_expression():
+    """The blendshapes miss micro-expressions only: speech on the development sets (jaw, pressed lips; the
+    model negative or surprise 0.65-0.94) spotted as a macro-scale event that neither the blendshapes nor
+    the flow read was an `uncertain` false positive. A micro event stays `uncertain`."""
+    unclear = build_evidence(list(range(10)), event_scores(mouthPressLeft=0.1, mouthPressRight=0.1))
+    assert unclear.face_reading == UNCLEAR
+    nothing = FlowReading({"brows_up": 0.003, "lip_corners_up": -0.004, "lip_corners_out": 0.0, "chin_up": 0.002},
+                          0.001, UNCLEAR, peak=0.03)
+    probs = {"negative": 0.83, "positive": 0.05, "surprise": 0.12}
+    verdict = decide("negative", probs, unclear, STILL, flow=nothing, macro=True)
+    assert verdict.label == "none" and "longer than a micro-expression" in verdict.reason
+    assert decide("negative", probs, unclear, STILL, flow=nothing).label == "uncertain"
+    brows_down = FlowReading({"brows_up": -0.03, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
+                             0.001, "negative", peak=0.04)
+    assert decide("negative", probs, unclear, STILL, flow=brows_down, macro=True).label == "negative"
+
+
 def test_the_flow_confirms_a_model_only_when_the_blendshapes_read_nothing():
     unclear = build_evidence(list(range(10)), event_scores())
     brows_up = FlowReading({"brows_up": 0.03, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
