@@ -240,6 +240,7 @@ class MotionSignal:
         self._ref: _Slot | None = None  # rest reference, frozen; None: the frame a long half window back
         self._rest: _Slot | None = None  # the last new rest (a turn, a lighting change, a release, a long hold)
         self._earlier: _Slot | None = None  # the rest before the last turn or lighting change (see ``_measure``)
+        self._returning = False  # the face looked back at the earlier rest, not yet still from there
         self._alike = 0  # frames in a row at which the whole face moved alike from the rest
         # per pair of frames (the earlier frame, the later), its one flow
         self._pairs: dict[tuple[int, int], PairFlow] = {}
@@ -412,13 +413,17 @@ class MotionSignal:
         if ref_covered:  # something covers the face: no displacement known, the rest stays
             held, nuisance = 0.0, True
         elif turned:  # the head turned or the light changed: that is the new rest
-            self._earlier = self._earlier or ref
+            self._earlier, self._returning = self._earlier or ref, False
             held, nuisance, self._ref, self._rest, self._alike = 0.0, True, None, here, 0
         elif held <= o.rest_level_px:  # at rest: the reference follows again, from here if the face just came back
             self._rest = here if self._ref is not None else self._rest
             self._ref = None
+            if self._returning:  # still where it came back: that was the earlier rest
+                self._earlier, self._returning = None, False
         elif (back := back_at_earlier_rest()) is not None:
-            held, self._ref, self._rest, self._earlier = back, None, here, None
+            # The earlier rest is kept until the face stays still from here: a frame in the middle of a hand
+            # crossing can look back there, and the hand leaving then read as an expression held for 4 s.
+            held, self._ref, self._rest, self._returning = back, None, here, True
         elif here.timestamp - ref.timestamp > self.max_held_s:  # held too long to be one expression
             self._ref, self._rest = None, here
         else:  # moved away from rest: the reference stays until the face comes back
