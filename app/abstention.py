@@ -73,6 +73,10 @@ class AbstentionRule:
     # face did not move inside the event: the spotter compared frames outside it (a still face between two
     # expressions differs from both).
     still_face: float = 0.004
+    # The nose's own motion (``FlowReading.bone``, after the head's) at least this share of the face's largest
+    # regional motion: the nose moved with the rest, which no expression does (on the development sets the
+    # expressions' 0-0.14; hands and speech 0.17-0.34). A sign of other motion (``decide``'s step 5).
+    bone_share: float = 0.15
     # A fall of a blendshape movement (``RELEASES``) this large says the flow reading's movement is an
     # expression ending (the smallest movement the reading reads, ``ReadingOptions.min_rise``).
     release_fall: float = 0.15
@@ -210,9 +214,12 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}); a {reading} reading "
                                           "alone is no expression")
     # Nor against a less sure ``none`` when the motion shows what else it is (speech, pursed lips, a head
-    # movement): two signs of other motion and no expression that could speak. A smile is exempt, as above.
-    if model_none and too_weak and cue and reading != "positive":
-        return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}) and {cue}; a {reading} "
+    # movement, the nose moving with the face): two signs of other motion and no expression that could speak.
+    # A smile is exempt, as above.
+    other = cue or ("the nose moved with the face" if flow is not None and flow.bone >= rule.bone_share * flow.peak
+                    else "")
+    if model_none and too_weak and other and reading != "positive":
+        return Verdict(NONE, model_label, f"the model's own 'none' class won ({p:.2f}) and {other}; a {reading} "
                                           "reading alone is no expression")
     if agrees and p < rule.min_confidence:
         return Verdict(UNCERTAIN, model_label, f"the model's confidence {p:.2f} is below {rule.min_confidence:.2f}")

@@ -8,6 +8,7 @@ import pytest
 from app.abstention import AbstentionRule, MotionContext, count_cycles, decide, label_text, motion_context, percent
 from app.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
 from app.evidence import UNCLEAR, Evidence, build_evidence, describe
+from app.flow_reading import FlowReading
 
 STILL = MotionContext(head_turn_deg=1.0, jaw_cycles=0, confidence_ratio=1.0)
 PROBS = {"negative": 0.1, "positive": 0.85, "surprise": 0.05}
@@ -140,6 +141,13 @@ def test_a_negative_reading_against_a_sure_none_class_is_no_expression():
     verdict = decide("none", unsure, frown, talking)
     assert verdict.label == "none" and "speech" in verdict.reason
     assert decide("none", unsure, evidence(mouthSmileLeft=0.4, mouthSmileRight=0.4), talking).label == "uncertain"
+    # ... or the nose moved with the face (a hand crossing it on the development sets: 0.018 of a peak of 0.053)
+    hand = FlowReading({"brows_up": 0.009, "lip_corners_up": 0.02, "lip_corners_out": -0.006, "chin_up": 0.011},
+                       0.018, UNCLEAR, peak=0.053)
+    verdict = decide("none", unsure, frown, STILL, flow=hand)
+    assert verdict.label == "none" and "nose moved" in verdict.reason
+    expression = FlowReading(hand.moves, 0.004, UNCLEAR, peak=0.053)
+    assert decide("none", unsure, frown, STILL, flow=expression).label == "uncertain"
     faint_smile = evidence(mouthSmileLeft=0.4, mouthSmileRight=0.4)
     assert decide("none", sure, faint_smile, STILL).label == "none"
     assert decide("none", sure, evidence(mouthSmileLeft=0.8, mouthSmileRight=0.8), STILL).label == "positive"
