@@ -6,9 +6,10 @@ surprise, or the face and the onset→apex flow both read one (``decide``). Othe
 ``uncertain``, or ``none`` when the motion is not an expression: a blink, a head turn or nod, speech or
 chewing (the jaw opening and closing repeatedly, or pursed lips), a yawn (a wide jaw drop without raised
 brows), a face the detector stops vouching for (a hand over it), a model whose own ``none`` class wins
-while the face shows nothing or too little to speak alone (surely, or beside a sign of other motion), or a
-face that did not move from the event's onset to its apex (``app.flow_reading``). A label is also shown
-when the blendshapes read nothing but the onset→apex flow reads the model's emotion. EPIR's own label and
+while the face shows nothing or too little to speak alone (surely, or beside a sign of other motion), a
+movement longer than a micro-expression that neither the blendshapes nor the flow read, or a face that did
+not move from the event's onset to its apex (``app.flow_reading``). A label is also shown when the
+blendshapes read nothing but the onset→apex flow reads the model's emotion. EPIR's own label and
 probabilities are always kept beside the verdict. Thresholds: ``AbstentionRule``; how they were chosen is
 in the README ("Evidence and abstention")."""
 

@@ -97,12 +97,12 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
               ("right_inner_brow", INNER_BROWS[1]), ("upper_lip", UPPER_LIP), ("lower_lip", LOWER_LIP))}
     # AU4 pulls the inner brows down and towards each other (FACS): along (±1, 2)/√5 in (x, down) (inwards
     # is +x on the image-left brow, −x on the image-right one).
-    lowered = (down * 2 / 5**0.5) @ (moved["left_inner_brow"] + moved["right_inner_brow"]) / 2
-    drawn_in = (x_axis / 5**0.5) @ (moved["left_inner_brow"] - moved["right_inner_brow"]) / 2
+    inner_down = (down * 2 / 5**0.5) @ (moved["left_inner_brow"] + moved["right_inner_brow"]) / 2
+    inner_in = (x_axis / 5**0.5) @ (moved["left_inner_brow"] - moved["right_inner_brow"]) / 2
     moves = {"brows_up": -float(moved["brows"] @ down), "chin_up": -float(moved["chin"] @ down),
              "lip_corners_up": -float((moved["left_corner"] + moved["right_corner"]) @ down) / 2,
              "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2,
-             "cheeks_up": -float(moved["cheeks"] @ down), "inner_brows_down": float(lowered + drawn_in),
+             "cheeks_up": -float(moved["cheeks"] @ down), "inner_brows_down": float(inner_down + inner_in),
              "upper_lip_up": -float(moved["upper_lip"] @ down), "lower_lip_down": float(moved["lower_lip"] @ down)}
     bone_move = float(np.linalg.norm(bone)) / unit
     peak = float(region_motion(flow, region_boxes(SPOTTING_REGIONS, landmarks, flow.shape[0]), np.zeros(4)).max()) / unit
