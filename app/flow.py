@@ -61,8 +61,8 @@ def match_brightness(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     TV-L1 assumes that a point keeps its brightness. A face that drifts under a light while it moves
     breaks that: a 6 % fall in brightness between onset and apex doubled the flow of a rendered smile,
     and a model trained on still light read the difference as a non-expression."""
-    mean, std = (float(v) for v in cv2.meanStdDev(image))
-    ref_mean, ref_std = (float(v) for v in cv2.meanStdDev(reference))
+    mean, std = (v.item() for v in cv2.meanStdDev(image))
+    ref_mean, ref_std = (v.item() for v in cv2.meanStdDev(reference))
     scaled = (image.astype(np.float32) - mean) * (ref_std / max(std, 1e-3)) + ref_mean
     return np.clip(np.rint(scaled), 0, 255).astype(image.dtype)
 
