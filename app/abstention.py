@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.evidence import UNCLEAR, Evidence, ReadingOptions, brows_raised
-from app.flow_reading import FlowReading
+from app.flow_reading import FlowReading, FlowReadingOptions
 
 UNCERTAIN = "uncertain"
 NONE = "none"
@@ -59,10 +59,10 @@ class AbstentionRule:
     max_head_turn_deg: float = 8.0  # head rotation inside the event that makes it a head movement
     speech_jaw_cycles: int = 3  # jaw open/close cycles around the event that make it speech/chewing
     jaw_cycle_depth: float = 0.08  # jawOpen rise and fall that counts as one cycle ...
-    # ... and at least this share of the open level it reaches: a jaw held wide open (jawOpen 0.75) flickers
-    # by 0.1-0.15 from frame to frame, while speech closes the jaw by 40 % and more of its opening
-    # (psychopy's jwpIntro.mp4 and testMovie.mp4).
-    jaw_cycle_share: float = 0.25
+    # ... and at least this share of the open level it reaches: a jaw held open flickers from frame to frame
+    # (jawOpen 0.75 by 0.1-0.15; 0.35-0.42 by up to 27 % in rendered surprises held with the jaw dropped),
+    # while speech closes the jaw by 40 % and more of its opening (psychopy's jwpIntro.mp4 and testMovie.mp4).
+    jaw_cycle_share: float = 0.3
     # Lips pursed or funnelled (AU18, AU22: no part of an emotion prototype; speech and the renderer's
     # speech make them) by at least this much as the largest movement: speech, not an expression; unless the
     # chin rises too (``min_rise``): AU17 pushes the lower lip out, and a rendered 15+17 reads pucker +0.93.
@@ -238,8 +238,19 @@ def flow_stands_in(evidence: Evidence | None, flow: FlowReading | None) -> bool:
 
 
 def _ending(flow: FlowReading, evidence: Evidence, rule: AbstentionRule) -> bool:
-    """Whether the blendshapes show an expression ending where the flow reads a new one (``RELEASES``)."""
-    return any(-evidence.movements.get(key, 0.0) >= rule.release_fall for key in RELEASES.get(flow.reading, ()))
+    """Whether the blendshapes show the flow's new expression to be something else: an expression ending
+    (``RELEASES``), or the brows going up where the flow reads them lowered (a hand on the development sets).
+
+    A smile fading draws the lip corners back in. A lip corner depressor on a face that smiles at rest
+    lowers ``mouthSmile`` as far (0.6 → 0 on a rendered 15+17 of a development face) but pulls the corners
+    down, not in, so that fall alone is no ending then."""
+    min_move = FlowReadingOptions().min_move
+    falls = [key for key in RELEASES.get(flow.reading, ()) if -evidence.movements.get(key, 0.0) >= rule.release_fall]
+    if falls == ["lip_corner_pull"] and flow.moves["lip_corners_out"] > -min_move / 2:
+        falls = []
+    lowered = max(-flow.moves["brows_up"], flow.moves.get("inner_brows_down", 0.0))
+    opposed = flow.reading == "negative" and lowered >= min_move and -evidence.movements["brow_lower"] >= rule.release_fall
+    return bool(falls) or opposed
 
 
 def _non_expression(evidence: Evidence, motion: MotionContext | None, rule: AbstentionRule) -> str:

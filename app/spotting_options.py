@@ -16,6 +16,11 @@ class SpottingOptions:
     smoothing_ms: float = 50.0  # moving-average window of the signal
     min_side_ms: float = 60.0  # near either end of the face track a window is clipped, but not below this
     rest_level_px: float = 0.5  # the face counts as moved away from its rest reference above this
+    # Once the face is back within ``rest_level_px`` of the rest it left, that rest stays the reference this
+    # long before the reference follows again from there: a release comes back within 0.5 px while the face
+    # still settles (a held frown on a fresh development set), and a rest taken then left the face "displaced"
+    # by 0.6 px until the next expression, which became one event with the frown.
+    settle_ms: float = 300.0
     pose_px: float = 2.0  # stable landmarks (nose, face sides) moved more than this ...
     pose_share: float = 1.0  # ... and more than this share of the regional motion: a head turn, not an expression
     global_share: float = 0.6  # the median region moved this share of the largest: the whole face, not an expression
@@ -51,8 +56,9 @@ class SpottingOptions:
     max_held_ms: float = 10000.0  # a held expression is cut here
     # An event is held while the displacement from rest stays this far above its value just before the event
     # (a stale rest stays below) and above the threshold. 2.0 cut a held upper lip raise displaced 1.9-2.1 px
-    # (seed-8 development set); 1.0 gave the same events as 1.5 on seeds 7 and 8.
-    hold_min_px: float = 1.5
+    # (seed-8 development set); 1.5 missed two held for 5 s at 1.0-1.2 px (a fresh development set, seed 11),
+    # spotting only their onsets; 0.8 gave the same events as 1.5 on nine other development sets.
+    hold_min_px: float = 0.8
     hold_start_ms: float = 300.0  # a step away from rest held this long starts an event (``EventDetector``)
     refractory_ms: float = 200.0  # an event ends after the signal stayed this long below the fall-back level
 

@@ -13,8 +13,8 @@ regions, the head's rigid motion subtracted):
   the first frame to the last.
 - ``held``, the displacement from a rest reference: the face a long half window earlier while nothing
   moves, frozen there once the face moves away, so an expression held for many seconds stays visible
-  until it is released (or the source ends); a still face back at the rest it left before a turn or a
-  change of light is at rest too.
+  until it is released (or the source ends), and kept for a moment after the face is back (``settle_ms``)
+  while it settles; a still face back at the rest it left before a turn or a change of light is at rest too.
 - ``nuisance``, set when what differs between the compared frames is the head's pose (the nose and the
   sides of the face moved in the eye-aligned crop, or most regions moved alike, for 50 ms in a row when
   measured from the rest: expressions move a few parts and leave the nose in place) or the lighting (the
@@ -221,6 +221,7 @@ class MotionSignal:
         self.blink_margin = o.frames(o.blink_margin_ms, fps) if o.blink_margin_ms > 0 else 0
         self.long = o.frames(self.windows_s[-1] * 1000, fps)
         self.max_held_s = o.max_held_ms / 1000.0
+        self.settle_s = o.settle_ms / 1000.0
         self.confirm = o.frames(o.global_confirm_ms, fps)
         self._ear_history = o.frames(10_000, fps)
         self.reset()
@@ -241,6 +242,7 @@ class MotionSignal:
         self._rest: _Slot | None = None  # the last new rest (a turn, a lighting change, a release, a long hold)
         self._earlier: _Slot | None = None  # the rest before the last turn or lighting change (see ``_measure``)
         self._returning = False  # the face looked back at the earlier rest, not yet still from there
+        self._back_since: float | None = None  # when the face came back within rest level of the frozen rest
         self._alike = 0  # frames in a row at which the whole face moved alike from the rest
         # per pair of frames (the earlier frame, the later), its one flow
         self._pairs: dict[tuple[int, int], PairFlow] = {}
@@ -292,6 +294,13 @@ class MotionSignal:
         usual = float(median(np.fromiter(self._ears, float, len(self._ears)))) if len(self._ears) >= 5 else ear
         self._ears.append(ear)
         return ear < self.options.blink_ear_ratio * usual
+
+    def _settling(self, now: float) -> bool:
+        """Whether the face came back to its frozen rest less than ``settle_ms`` ago (counting from now if it
+        just did)."""
+        if self._back_since is None:
+            self._back_since = now
+        return now - self._back_since < self.settle_s
 
     def _measure(self, centre: int) -> None:
         """Transient motion, held displacement and nuisance flag of the slot at ``centre``."""
@@ -415,9 +424,11 @@ class MotionSignal:
         elif turned:  # the head turned or the light changed: that is the new rest
             self._earlier, self._returning = self._earlier or ref, False
             held, nuisance, self._ref, self._rest, self._alike = 0.0, True, None, here, 0
+        elif held <= o.rest_level_px and self._ref is not None and self._settling(here.timestamp):
+            pass  # back at the rest it left but still settling: that rest stays the reference
         elif held <= o.rest_level_px:  # at rest: the reference follows again, from here if the face just came back
             self._rest = here if self._ref is not None else self._rest
-            self._ref = None
+            self._ref, self._back_since = None, None
             if self._returning:  # still where it came back: that was the earlier rest
                 self._earlier, self._returning = None, False
         elif (back := back_at_earlier_rest()) is not None:
@@ -427,6 +438,6 @@ class MotionSignal:
         elif here.timestamp - ref.timestamp > self.max_held_s:  # held too long to be one expression
             self._ref, self._rest = None, here
         else:  # moved away from rest: the reference stays until the face comes back
-            self._ref = ref
+            self._ref, self._back_since = ref, None
         here.raw = value
         self._raw.append((here.frame, here.timestamp, value, held, nuisance))

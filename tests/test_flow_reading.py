@@ -178,3 +178,37 @@ def test_an_expression_ending_is_not_read_as_a_new_one():
     assert decide("negative", sure, ending, STILL, flow=brows_down).label == "uncertain"
     still = build_evidence(list(range(10)), event_scores())
     assert decide("negative", sure, still, STILL, flow=brows_down).label == "negative"
+
+
+def corners(down: float, inward: float) -> FlowReading:
+    """The flow of lip corners moving ``down`` and ``inward`` (eye distances), the chin rising with them."""
+    moves = {"brows_up": 0.0, "lip_corners_up": -down, "lip_corners_out": -inward, "chin_up": 0.018,
+             "cheeks_up": -inward, "inner_brows_down": 0.0, "upper_lip_up": 0.0, "lower_lip_down": -0.012}
+    return FlowReading(moves, 0.0004, "negative", peak=0.02)
+
+
+def test_a_smile_fading_draws_the_corners_in_but_a_depressor_on_a_smiling_rest_face_does_not():
+    """A face that smiles at rest (mouthSmile 0.6 on a development face) loses that smile under a lip
+    corner depressor (15+17) as it would in a smile fading. The flow tells them apart: a fading smile draws
+    the corners back in, the depressor pulls them down."""
+    scores = event_scores(frames=10, mouthShrugLower=0.14)
+    for name in ("mouthSmileLeft", "mouthSmileRight"):
+        scores[:, BLENDSHAPE_INDEX[name]] = np.linspace(0.6, 0.2, 10)
+    smile_gone = build_evidence(list(range(10)), scores)
+    assert smile_gone.face_reading == UNCLEAR
+    sure = {"negative": 0.98, "positive": 0.01, "surprise": 0.01}
+    assert decide("negative", sure, smile_gone, STILL, flow=corners(down=0.018, inward=0.002)).label == "negative"
+    assert decide("negative", sure, smile_gone, STILL, flow=corners(down=0.035, inward=0.047)).label == "uncertain"
+
+
+def test_brows_read_lowered_by_the_flow_and_raised_by_the_blendshapes_are_no_agreement():
+    """A hand on the face (development set): the flow reads the brows lowered by 0.013 eye distances,
+    the blendshapes' brow lowerer falls by 0.38; the two readings of one movement are opposed."""
+    scores = event_scores(frames=10)
+    scores[:, BLENDSHAPE_INDEX["browDownLeft"]] = scores[:, BLENDSHAPE_INDEX["browDownRight"]] = np.linspace(0.5, 0.12, 10)
+    brows_up = build_evidence(list(range(10)), scores)
+    lowered = FlowReading({"brows_up": -0.013, "lip_corners_up": 0.0, "lip_corners_out": 0.0, "chin_up": 0.0},
+                          0.006, "negative", peak=0.04)
+    sure = {"negative": 0.9, "positive": 0.05, "surprise": 0.05}
+    assert decide("negative", sure, brows_up, STILL, flow=lowered).label == "uncertain"
+    assert decide("negative", sure, build_evidence(list(range(10)), event_scores()), STILL, flow=lowered).label == "negative"

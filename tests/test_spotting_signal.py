@@ -108,7 +108,8 @@ def test_a_hand_crossing_the_face_is_a_nuisance_not_an_expression():
     samples = _signal(_track(frames), SpottingOptions(cover_test=True))
     crossing = [m for m in samples if 1.2 <= m.timestamp <= 1.8]
     assert max(m.value for m in crossing) > 0.5  # the hand moves the image a lot ...
-    assert sum(m.nuisance for m in crossing) > len(crossing) / 2  # ... and is flagged as covering the face
+    # ... and is flagged as covering the face while it is over the face's middle
+    assert all(m.nuisance for m in crossing if 1.36 <= m.timestamp <= 1.64)
     assert _events(samples) == []
 
 
@@ -176,6 +177,20 @@ def test_after_a_held_expression_is_released_the_face_is_at_rest_again():
     samples = _signal(_track(frames))
     assert min(m.held for m in samples if 1.5 < m.timestamp < 2.7) > 1.0  # held while the smile is
     assert max(m.held for m in samples if m.timestamp > 3.5) < 0.5  # at rest after it
+
+
+def test_a_release_settling_back_to_rest_does_not_join_the_next_expression():
+    """A frown held 2.8 s, released, and a smile 1.4 s later (as on a fresh development set): the release
+    comes back within the rest level while the face still settles. A rest re-taken at that frame left the
+    settled face displaced from it, and the release ran on into the smile as one event (113-217). The frown
+    itself, held 1.3-1.5 px from rest, was spotted only at its onset (20-26) under a 1.5-px hold."""
+    frown = ExpressionEvent({"4": 3.0, "7": 3.0}, onset_s=0.6, apex_s=0.9, offset_s=4.0, hold_s=2.8)
+    smile = ExpressionEvent({"6": 2.0, "12": 2.0, "25": 1.0}, onset_s=5.4, apex_s=5.9, offset_s=7.6, hold_s=1.2)
+    frames, _ = render_sequence("grace_hopper", [frown, smile], fps=FPS, duration_s=8.4, seed=1, nuisances=NOISE)
+    events = _events(_signal(_track(frames)))
+    assert any(e.onset_time < 0.7 and 3.7 < e.offset_time < 4.2 for e in events)  # the frown, held 1.3-1.5 px
+    assert not any(e.onset_time < 4.2 and e.offset_time > 5.6 for e in events)
+    assert any(abs(e.onset_time - 5.4) < 0.2 and e.offset_time > 7.0 for e in events)  # the smile, on its own
 
 
 def test_a_still_face_between_two_expressions_is_no_transient():
