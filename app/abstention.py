@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from app.evidence import UNCLEAR, Evidence, ReadingOptions, brows_raised
+from app.evidence import NEGATIVE_MOVEMENTS, UNCLEAR, Evidence, ReadingOptions, brows_raised
 from app.flow_reading import FlowReading, FlowReadingOptions
 
 UNCERTAIN = "uncertain"
@@ -39,6 +39,9 @@ READING_CLASSES = {
 # raised, lip corners pulled down; a frown fading as a smile.
 RELEASES = {"negative": ("inner_brow_raise", "outer_brow_raise", "jaw_drop", "lip_corner_pull"),
             "positive": ("lip_corner_depress",)}
+# The negative movements a mouth opening shows in the blendshapes: the upper teeth as an upper lip raise,
+# the lips stretched or their corners pulled down by the jaw (rendered surprises with the jaw dropped).
+OPEN_MOUTH = ("upper_lip_raise", "lip_stretch", "lip_corner_depress")
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
         return Verdict(NONE, model_label, "the face was partly hidden")
     if flow is not None and flow.peak < rule.still_face:
         return Verdict(NONE, model_label, f"the face did not move from onset to apex ({flow.peak:.4f} eye distances)")
-    reading = evidence.face_reading if evidence is not None else UNCLEAR
+    reading = face_reading(evidence, flow)
     cue = _non_expression(evidence, motion, rule) if evidence is not None else ""
     if evidence is not None and reading == UNCLEAR and cue:
         return Verdict(NONE, model_label, cue)
@@ -231,10 +234,27 @@ def decide(model_label: str | None, probabilities: dict[str, float], evidence: E
 
 
 def flow_stands_in(evidence: Evidence | None, flow: FlowReading | None) -> bool:
-    """Whether the flow reading may stand in for the face's: the blendshapes read nothing, the flow an
-    emotion (``decide`` then lets it confirm the model; the label text and the readouts name it)."""
-    return (evidence is not None and evidence.face_reading == UNCLEAR
+    """Whether the flow reading may stand in for the face's: the blendshapes read nothing (``face_reading``),
+    the flow an emotion (``decide`` then lets it confirm the model; the label text and the readouts name it)."""
+    return (evidence is not None and face_reading(evidence, flow) == UNCLEAR
             and flow is not None and flow.reading != UNCLEAR)
+
+
+def face_reading(evidence: Evidence | None, flow: FlowReading | None) -> str:
+    """What the blendshapes read, except a negative reading made of an open mouth: the largest negative
+    movement is one a mouth opening shows (``OPEN_MOUTH``) while the flow reads a smile, or the brows raised
+    with the lip corners not stretched outwards (fear's AU20), and the inner brows not drawn in (AU4). On the
+    development sets the blendshapes read nine surprises with the jaw dropped (or lips stretched on a B/W
+    face) and two micro smiles with parted lips as negative that way; the flow then stands in."""
+    if evidence is None:
+        return UNCLEAR
+    if evidence.face_reading != "negative" or flow is None or flow.reading not in ("surprise", "positive"):
+        return evidence.face_reading
+    top = max(NEGATIVE_MOVEMENTS, key=lambda key: evidence.movements[key])
+    min_move = FlowReadingOptions().min_move
+    stretched = flow.reading == "surprise" and flow.moves["lip_corners_out"] >= min_move / 2
+    drawn_in = flow.moves.get("inner_brows_down", 0.0) > min_move / 4
+    return UNCLEAR if top in OPEN_MOUTH and not (stretched or drawn_in) else evidence.face_reading
 
 
 def _ending(flow: FlowReading, evidence: Evidence, rule: AbstentionRule) -> bool:

@@ -52,7 +52,9 @@ class FlowReadingOptions:
 
 @dataclass(frozen=True)
 class FlowReading:
-    moves: dict[str, float]  # the keys of ``WORDS``: eye distances, up/out/down-and-in as named > 0
+    # The keys of ``WORDS`` and "each_corner_out" (the lesser of the two corners' outward movement, which the
+    # readout leaves out): eye distances, up/out/down-and-in as named > 0.
+    moves: dict[str, float]
     bone: float  # flow left at the nose after the head's motion is removed (eye distances)
     reading: str  # "positive", "surprise", "negative" or UNCLEAR
     peak: float  # the largest motion of the spotter's 11 facial regions (eye distances)
@@ -61,7 +63,7 @@ class FlowReading:
     def text(self) -> str:
         """The movements of at least ``SHOWN`` eye distances, largest first, e.g. "brows up +0.051, chin up
         -0.012 eye distances"; "no movement" when none is that large."""
-        moved = sorted(((k, v) for k, v in self.moves.items() if abs(v) >= SHOWN), key=lambda kv: -abs(kv[1]))
+        moved = sorted(((k, v) for k, v in self.moves.items() if k in WORDS and abs(v) >= SHOWN), key=lambda kv: -abs(kv[1]))
         return ", ".join(f"{WORDS[k]} {v:+.3f}" for k, v in moved) + " eye distances" if moved else "no movement"
 
     def to_json(self) -> dict[str, Any]:
@@ -99,9 +101,10 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
     # is +x on the image-left brow, −x on the image-right one).
     inner_down = (down * 2 / 5**0.5) @ (moved["left_inner_brow"] + moved["right_inner_brow"]) / 2
     inner_in = (x_axis / 5**0.5) @ (moved["left_inner_brow"] - moved["right_inner_brow"]) / 2
+    corners_out = (-float(moved["left_corner"] @ x_axis), float(moved["right_corner"] @ x_axis))
     moves = {"brows_up": -float(moved["brows"] @ down), "chin_up": -float(moved["chin"] @ down),
              "lip_corners_up": -float((moved["left_corner"] + moved["right_corner"]) @ down) / 2,
-             "lip_corners_out": float((moved["right_corner"] - moved["left_corner"]) @ x_axis) / 2,
+             "lip_corners_out": sum(corners_out) / 2, "each_corner_out": min(corners_out),
              "cheeks_up": -float(moved["cheeks"] @ down), "inner_brows_down": float(inner_down + inner_in),
              "upper_lip_up": -float(moved["upper_lip"] @ down), "lower_lip_down": float(moved["lower_lip"] @ down)}
     bone_move = float(np.linalg.norm(bone)) / unit
@@ -122,7 +125,14 @@ def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions
     # raiser (AU10, disgust) lifting them with the lip: a smile needs the outward pull too. The lift shows
     # at the corners or, when parted lips hold the corners down, in the cheeks (AU6, the Duchenne smile).
     # (Readings recorded before the cheeks were measured have no "cheeks_up".)
-    smile = min(max(moves["lip_corners_up"], moves.get("cheeks_up", 0.0)), 2 * moves["lip_corners_out"])
+    lift = max(moves["lip_corners_up"], moves.get("cheeks_up", 0.0))
+    smile = min(lift, 2 * moves["lip_corners_out"])
+    # A micro smile of about a pixel pulls the corners mostly outwards (rendered 12+25: out 0.011-0.017 eye
+    # distances, up 0.001-0.010): both corners pulled out, with some lift, read as a smile too. One corner
+    # alone is a dimpler's contempt (R14); both out with no lift, a lip stretch (AU20, fear).
+    # (Readings recorded before each corner was measured lack "each_corner_out".)
+    if lift > options.min_move / 4 and moves.get("each_corner_out", 0.0) >= options.min_move / 2:
+        smile = max(smile, moves["lip_corners_out"])
     # The upper lip raised beyond the corners' lift is AU10 (disgust); a smile lifts the lip's middle less
     # than its corners. (The nose wings, AU9, are not read: a real broad smile lifts them 0.045 eye distances
     # where its corners' flow fails, and the synthetic model says negative on real smiles.)

@@ -62,6 +62,9 @@ def reader():
     ({"4": 0.8}, "negative"),  # a micro brow lowerer: read at the inner brows, down and in (0.011 over all brows)
     ({"12": 3.0}, "positive"),
     ({"6": 1.0, "12": 1.0, "25": 1.0}, "positive"),  # micro, lips parted: the corners hardly rise, the cheeks do
+    # micro, lips parted, no cheek raise: both corners pulled out 0.013-0.015 eye distances, lifted 0.006
+    ({"12": 1.0, "25": 1.0}, "positive"),
+    ({"R14": 1.5}, UNCLEAR),  # one corner pulled out (contempt): no smile
     ({"6": 1.0}, UNCLEAR),  # a cheek raise without the corners pulled out is no smile
     ({"14": 1.5}, UNCLEAR),  # corners pulled out without a lift (a dimpler, a lip stretcher): no smile
     ({"20": 1.5}, UNCLEAR),
@@ -212,3 +215,30 @@ def test_brows_read_lowered_by_the_flow_and_raised_by_the_blendshapes_are_no_agr
     sure = {"negative": 0.9, "positive": 0.05, "surprise": 0.05}
     assert decide("negative", sure, brows_up, STILL, flow=lowered).label == "uncertain"
     assert decide("negative", sure, build_evidence(list(range(10)), event_scores()), STILL, flow=lowered).label == "negative"
+
+
+def test_a_surprise_whose_open_mouth_the_blendshapes_read_as_negative_is_read_by_its_motion():
+    """Rendered surprises with the jaw dropped show the upper teeth, which the blendshapes read as an upper
+    lip raise (+0.6: negative), while the brows go up in both readings. The flow reads the brows raised and
+    the corners not stretched, so the blendshapes' reading is the mouth, and the model's surprise is confirmed
+    by the motion. Fear (1+2+4+5+20) stretches the lips outwards and stays in dispute."""
+    scores = event_scores(mouthUpperUpLeft=0.6, mouthUpperUpRight=0.6, jawOpen=0.1)
+    scores[:, BLENDSHAPE_INDEX["browDownLeft"]] = scores[:, BLENDSHAPE_INDEX["browDownRight"]] = np.linspace(0.4, 0.2, 10)
+    open_mouth = build_evidence(list(range(10)), scores)
+    assert open_mouth.face_reading == "negative"
+    moves = {"brows_up": 0.034, "lip_corners_up": -0.010, "lip_corners_out": -0.003, "chin_up": -0.001,
+             "cheeks_up": -0.001, "inner_brows_down": -0.026, "upper_lip_up": 0.010, "lower_lip_down": 0.017}
+    brows_up = FlowReading(moves, 0.001, "surprise", peak=0.05)
+    sure = {"negative": 0.005, "positive": 0.005, "surprise": 0.99}
+    verdict = decide("surprise", sure, open_mouth, STILL, flow=brows_up)
+    assert verdict.label == "surprise" and "motion agree" in verdict.reason
+    assert label_text("surprise", "surprise", sure, open_mouth, brows_up) == "surprise > 90 % (face: negative, motion: surprise)"
+    fear = FlowReading({**moves, "lip_corners_out": 0.028}, 0.001, "surprise", peak=0.05)
+    assert decide("surprise", sure, open_mouth, STILL, flow=fear).label == "uncertain"
+    drawn_in = FlowReading({**moves, "inner_brows_down": 0.006}, 0.001, "surprise", peak=0.05)
+    assert decide("surprise", sure, open_mouth, STILL, flow=drawn_in).label == "uncertain"
+    # a micro smile with parted lips: the same mouth reading, the flow reads the corners pulled out and up
+    smile = FlowReading({**moves, "brows_up": 0.0, "inner_brows_down": 0.0, "lip_corners_up": 0.004, "cheeks_up": 0.005,
+                         "lip_corners_out": 0.016, "each_corner_out": 0.014}, 0.001, "positive", peak=0.03)
+    happy = {"negative": 0.03, "positive": 0.96, "surprise": 0.01}
+    assert decide("positive", happy, open_mouth, STILL, flow=smile).label == "positive"
