@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.evidence import NEGATIVE_MOVEMENTS, UNCLEAR, Evidence, ReadingOptions, brows_raised
-from app.flow_reading import FlowReading, FlowReadingOptions
+from app.flow_reading import FlowReading, FlowReadingOptions, brows_lowered
 
 UNCERTAIN = "uncertain"
 NONE = "none"
@@ -268,8 +268,8 @@ def _ending(flow: FlowReading, evidence: Evidence, rule: AbstentionRule) -> bool
     falls = [key for key in RELEASES.get(flow.reading, ()) if -evidence.movements.get(key, 0.0) >= rule.release_fall]
     if falls == ["lip_corner_pull"] and flow.moves["lip_corners_out"] > -min_move / 2:
         falls = []
-    lowered = max(-flow.moves["brows_up"], flow.moves.get("inner_brows_down", 0.0))
-    opposed = flow.reading == "negative" and lowered >= min_move and -evidence.movements["brow_lower"] >= rule.release_fall
+    opposed = (flow.reading == "negative" and brows_lowered(flow.moves) >= min_move
+               and -evidence.movements["brow_lower"] >= rule.release_fall)
     return bool(falls) or opposed
 
 

@@ -112,6 +112,12 @@ def read_flow(flow: np.ndarray, landmarks: np.ndarray, options: FlowReadingOptio
     return FlowReading(moves, bone_move, read_moves(moves, bone_move, options), peak)
 
 
+def brows_lowered(moves: dict[str, float]) -> float:
+    """How far the brows went down (``FlowReading.moves``): all brows' fall, or the inner brows' pull down and in
+    (AU4) when that is larger. (Readings recorded before the inner brows were measured lack them.)"""
+    return max(-moves["brows_up"], moves.get("inner_brows_down", 0.0))
+
+
 def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions = FlowReadingOptions()) -> str:
     """The EMFACS reading of ``FlowReading.moves`` (``bone``: the reference's own motion)."""
     # Lip corners down read as AU15 only while the chin does not drop, and only when they go down further
@@ -137,9 +143,8 @@ def read_moves(moves: dict[str, float], bone: float, options: FlowReadingOptions
     # than its corners. (The nose wings, AU9, are not read: a real broad smile lifts them 0.045 eye distances
     # where its corners' flow fails, and the synthetic model says negative on real smiles.)
     raiser = moves.get("upper_lip_up", 0.0) - max(moves["lip_corners_up"], 0.0)
-    lowered = max(-moves["brows_up"], moves.get("inner_brows_down", 0.0))
     scores = {"positive": smile, "surprise": moves["brows_up"],
-              "negative": max(lowered, moves["chin_up"], depress, raiser)}
+              "negative": max(brows_lowered(moves), moves["chin_up"], depress, raiser)}
     best, *rest = sorted(scores, key=scores.get, reverse=True)
     top = scores[best]
     if top < options.min_move or top < options.margin * max(bone, *(scores[k] for k in rest)):
