@@ -22,7 +22,8 @@ from torch import nn
 
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
-from models.epir import EPIR, EPIREnsemble, architecture_card, ensemble_size, load_checkpoint
+from models.checkpoint import load_checkpoint
+from models.epir import EPIR, EPIREnsemble, architecture_card, ensemble_size
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -183,7 +184,7 @@ def card_from_checkpoint(checkpoint: dict[str, Any], model: EPIR | EPIREnsemble,
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="EPIR checkpoint (models.epir.save_checkpoint)")
+    parser.add_argument("--checkpoint", required=True, help="EPIR checkpoint (models.checkpoint.save_checkpoint)")
     parser.add_argument("--out", required=True, help="ONNX file to write")
     parser.add_argument(
         "--card-json",

@@ -12,7 +12,8 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from models.epir import EPIR, EPIRConfig, count_parameters, load_checkpoint
+from models.checkpoint import load_checkpoint
+from models.epir import EPIR, EPIRConfig, count_parameters
 
 
 def flops_per_sample(model: EPIR) -> int:

@@ -138,7 +138,8 @@ def per_dataset_scores(y: np.ndarray, predictions: np.ndarray, sources: list[str
 
 
 def main(args: argparse.Namespace) -> int:
-    from models.epir import EPIR, count_parameters, save_checkpoint
+    from models.checkpoint import save_checkpoint
+    from models.epir import EPIR, count_parameters
     from models.export import export_onnx
 
     started = time.perf_counter()

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from app.errors import InputError
-from models.epir import EPIR, EPIRConfig, count_parameters, load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.epir import EPIR, EPIRConfig, count_parameters
 from models.layers import LocalitySelfAttention, mirror, window_ids
 
 TINY = EPIRConfig(

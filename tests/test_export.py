@@ -14,7 +14,8 @@ import torch
 from app.cli import main as cli_main
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
-from models.epir import EPIR, EPIRConfig, EPIREnsemble, load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.epir import EPIR, EPIRConfig, EPIREnsemble
 from models.export import export_onnx
 
 TINY = EPIRConfig(
