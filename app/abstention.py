@@ -42,6 +42,9 @@ RELEASES = {"negative": ("inner_brow_raise", "outer_brow_raise", "jaw_drop", "li
 # The negative movements a mouth opening shows in the blendshapes: the upper teeth as an upper lip raise,
 # the lips stretched or their corners pulled down by the jaw (rendered surprises with the jaw dropped).
 OPEN_MOUTH = ("upper_lip_raise", "lip_stretch", "lip_corner_depress")
+# The smallest movement the onset->apex flow reading counts (eye distances): the pipeline reads the flow with
+# the default options, and the checks below weigh its movements on the same scale.
+FLOW_MIN_MOVE = FlowReadingOptions().min_move
 
 
 @dataclass(frozen=True)
@@ -251,9 +254,8 @@ def face_reading(evidence: Evidence | None, flow: FlowReading | None) -> str:
     if evidence.face_reading != "negative" or flow is None or flow.reading not in ("surprise", "positive"):
         return evidence.face_reading
     top = max(NEGATIVE_MOVEMENTS, key=lambda key: evidence.movements[key])
-    min_move = FlowReadingOptions().min_move
-    stretched = flow.reading == "surprise" and flow.moves["lip_corners_out"] >= min_move / 2
-    drawn_in = flow.moves.get("inner_brows_down", 0.0) > min_move / 4
+    stretched = flow.reading == "surprise" and flow.moves["lip_corners_out"] >= FLOW_MIN_MOVE / 2
+    drawn_in = flow.moves.get("inner_brows_down", 0.0) > FLOW_MIN_MOVE / 4
     return UNCLEAR if top in OPEN_MOUTH and not (stretched or drawn_in) else evidence.face_reading
 
 
@@ -264,11 +266,10 @@ def _ending(flow: FlowReading, evidence: Evidence, rule: AbstentionRule) -> bool
     A smile fading draws the lip corners back in. A lip corner depressor on a face that smiles at rest
     lowers ``mouthSmile`` as far (0.6 → 0 on a rendered 15+17 of a development face) but pulls the corners
     down, not in, so that fall alone is no ending then."""
-    min_move = FlowReadingOptions().min_move
     falls = [key for key in RELEASES.get(flow.reading, ()) if -evidence.movements.get(key, 0.0) >= rule.release_fall]
-    if falls == ["lip_corner_pull"] and flow.moves["lip_corners_out"] > -min_move / 2:
+    if falls == ["lip_corner_pull"] and flow.moves["lip_corners_out"] > -FLOW_MIN_MOVE / 2:
         falls = []
-    opposed = (flow.reading == "negative" and brows_lowered(flow.moves) >= min_move
+    opposed = (flow.reading == "negative" and brows_lowered(flow.moves) >= FLOW_MIN_MOVE
                and -evidence.movements["brow_lower"] >= rule.release_fall)
     return bool(falls) or opposed
 
