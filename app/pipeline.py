@@ -1,8 +1,9 @@
 """The streaming analysis engine: source → face → alignment → spotting → flow → classifier.
 
 ``run`` spreads the work over the cores as threads joined by bounded channels: capture (decoding),
-face (MediaPipe mesh, blendshapes, track ids), spotting (alignment, pose, DIS flows), and
-classification (TV-L1 + EPIR) in a worker of its own; OpenCV, MediaPipe and ONNX Runtime release the GIL, so the stages really overlap.
+face (MediaPipe mesh, blendshapes, track ids), spotting (alignment, pose, DIS flows), and labelling
+(``app.labelling``: TV-L1 + EPIR and the abstention) in a worker of its own; OpenCV, MediaPipe and ONNX
+Runtime release the GIL, so the stages really overlap.
 Each stage runs the same methods, in the same order, as ``process`` does serially, so the results are
 those of a serial run. Frame results come out in frame order. For files every frame is processed and a
 full channel makes its producer wait; for live sources capture never waits for analysis: a frame that
@@ -27,16 +28,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from app.abstention import AbstentionRule, MotionContext, decide, motion_context
+from app.abstention import AbstentionRule
 from app.align import AlignedFace, AlignmentTemplate, align_face
-from app.blendshapes import BLENDSHAPE_INDEX
 from app.channel import END, Channel, start_stage
-from app.classifier import Classification, Classifier
-from app.evidence import UNCLEAR, Evidence, ReadingOptions, build_evidence
-from app.events import NO_FACE_ID, Event, FrameRow
+from app.classifier import Classifier
+from app.evidence import ReadingOptions
+from app.events import NO_FACE_ID, FrameRow
 from app.face import FaceObservation, FaceTracker, FaceTrackerOptions, RunningMode
 from app.face_tracks import FaceTracks, TrackedFaces, TrackOptions
-from app.flow_reading import read_flow
+from app.labelling import EventJob, EventResult, Observed, expression_apex, label_event, read_evidence
 from app.live_figures import LiveFigures
 from app.pose import HeadPose, estimate_head_pose
 from app.regions import eye_aspect_ratio
@@ -95,29 +95,7 @@ class FrameResult:
         return sorted(rows, key=lambda r: r.face_id) or [FrameRow(index, t, NO_FACE_ID, 0.0, False, None, None)]
 
 
-@dataclass(frozen=True)
-class EventResult:
-    event: Event
-    onset_face: AlignedFace
-    apex_face: AlignedFace
-    classification: Classification | None
-
-
 Result = FrameResult | SpotSample | EventResult
-
-
-@dataclass(frozen=True)
-class _EventJob:
-    """A spotted interval with its faces, handed from the spotting stage to the labelling worker."""
-
-    event_id: int
-    face_id: int
-    interval: SpottedInterval
-    onset: AlignedFace
-    apex: AlignedFace
-    evidence: Evidence | None  # read from the blendshape history the spotting stage holds
-    motion: MotionContext | None
-    decided: float  # time.perf_counter() when the spotter reported it
 
 
 @dataclass(frozen=True)
@@ -133,30 +111,19 @@ class _Detected:
 
 @dataclass(frozen=True)
 class _PendingEvent:
-    job: _EventJob
+    job: EventJob
     future: Future
-
-
-@dataclass(frozen=True)
-class _Observed:
-    """One frame of a face, as the evidence and the abstention read it."""
-
-    frame: int
-    timestamp: float
-    blendshapes: np.ndarray  # (52,) scores
-    pose_deg: tuple[float, float, float]  # pitch, yaw, roll
-    confidence: float
 
 
 class _FaceState:
     """What the spotting stage keeps per face track: its spotter, recent aligned crops and, per frame
-    with blendshapes, what the evidence and the abstention read (``_Observed``)."""
+    with blendshapes, what the evidence and the abstention read (``Observed``)."""
 
     def __init__(self, fps: float, spotter: Spotter):
         self.spotter = spotter
         keep = 2 * self.spotter.max_event + self.spotter.event_delay_frames + 8
         self.faces: deque[tuple[int, AlignedFace]] = deque(maxlen=keep)
-        self.history: deque[_Observed] = deque(maxlen=keep + int(round(fps)))
+        self.history: deque[Observed] = deque(maxlen=keep + int(round(fps)))
         self.last_seen = 0.0  # source time of the face's last frame
 
 
@@ -210,11 +177,11 @@ class Pipeline:
     def process(self, frame: Frame) -> list[Result]:
         """One frame, serially: its frame result, the signal it completes, and events (labelled)."""
         results = self._spot(self._track(frame, time.perf_counter()))
-        return [self._classify(r) if isinstance(r, _EventJob) else r for r in results]
+        return [self._classify(r) if isinstance(r, EventJob) else r for r in results]
 
     def finish(self) -> list[Result]:
         """End of the source: the last frames' signal, and any event still in progress."""
-        return [self._classify(r) if isinstance(r, _EventJob) else r for r in self._flush_all()]
+        return [self._classify(r) if isinstance(r, EventJob) else r for r in self._flush_all()]
 
     def _run_serially(self, source: VideoSource, stop: threading.Event) -> Iterator[Result]:
         """A file on one thread: the same results as the threaded run (``process`` chains the same stages)."""
@@ -249,13 +216,13 @@ class Pipeline:
         timings["align"] = _ms(t0)
         return FrameResult(frame, faces, tracked.missing, timings, d.parts, d.arrived, tracked.ended)
 
-    def _spot(self, tracked: FrameResult) -> list[FrameResult | SpotSample | _EventJob]:
+    def _spot(self, tracked: FrameResult) -> list[FrameResult | SpotSample | EventJob]:
         """Spotting stage: the frame result, then, face by face in id order, the samples and the events
         this frame completes; a face missing for longer than ``SpottingOptions.bridge_ms`` ends its
         spotting track (its last frames' signal and its events in progress come out)."""
         self.stats.processed += 1
         self.stats.no_face += not tracked.faces
-        out: list[FrameResult | SpotSample | _EventJob] = [tracked]
+        out: list[FrameResult | SpotSample | EventJob] = [tracked]
         for face_id in tracked.ended:  # flushed when first missed, unless the clock jumped past its 2 s
             state = self._states.pop(face_id, None)
             if state is not None and state.faces:
@@ -280,76 +247,44 @@ class Pipeline:
             tracked.timings_ms["spot"] = _ms(t0)
         return out
 
-    def _push(self, frame: Frame, tracked: FaceResult, state: _FaceState) -> list[SpotSample | _EventJob]:
+    def _push(self, frame: Frame, tracked: FaceResult, state: _FaceState) -> list[SpotSample | EventJob]:
         face, pose = tracked.face, tracked.pose
         state.faces.append((frame.index, tracked.aligned))
         state.last_seen = frame.timestamp
         if face.blendshapes is not None:
             degrees = tuple(np.degrees((pose.pitch, pose.yaw, pose.roll)))
-            state.history.append(_Observed(frame.index, frame.timestamp, face.blendshapes, degrees, face.confidence))
+            state.history.append(Observed(frame.index, frame.timestamp, face.blendshapes, degrees, face.confidence))
         samples, intervals = state.spotter.push(frame.index, frame.timestamp, tracked.aligned, tracked.ear)
         return self._outputs(tracked.face_id, state, samples, intervals)
 
-    def _flush(self, face_id: int, state: _FaceState) -> list[SpotSample | _EventJob]:
+    def _flush(self, face_id: int, state: _FaceState) -> list[SpotSample | EventJob]:
         """The spotter's end of a face track (the source ended, or the face was lost): the last frames'
         signal, and every event in progress."""
         return self._outputs(face_id, state, *state.spotter.flush())
 
-    def _flush_all(self) -> list[SpotSample | _EventJob]:
+    def _flush_all(self) -> list[SpotSample | EventJob]:
         """End of the source: every face track's end, in id order."""
         return [item for face_id, state in sorted(self._states.items()) for item in self._flush(face_id, state)]
 
     def _outputs(self, face_id: int, state: _FaceState, samples: list[SpotSample],
-                 intervals: list[SpottedInterval]) -> list[SpotSample | _EventJob]:
+                 intervals: list[SpottedInterval]) -> list[SpotSample | EventJob]:
         if face_id:
             samples = [replace(s, face_id=face_id) for s in samples]
         return [*samples, *(self._job(face_id, state, interval) for interval in intervals)]
 
-    def _job(self, face_id: int, state: _FaceState, interval: SpottedInterval) -> _EventJob:
-        evidence, motion = self._evidence(state, interval)
-        interval = _expression_apex(interval, evidence, state.history)
+    def _job(self, face_id: int, state: _FaceState, interval: SpottedInterval) -> EventJob:
+        evidence, motion = read_evidence(state.history, interval, self.fps, self.options.reading, self.options.abstention)
+        interval = expression_apex(interval, evidence, state.history)
         faces = dict(state.faces)
-        job = _EventJob(self._next_event_id, face_id, interval, faces[interval.onset], faces[interval.apex],
+        job = EventJob(self._next_event_id, face_id, interval, faces[interval.onset], faces[interval.apex],
                         evidence, motion, time.perf_counter())
         self._next_event_id += 1
         self.stats.events += 1
         return job
 
-    def _classify(self, job: _EventJob) -> EventResult:
+    def _classify(self, job: EventJob) -> EventResult:
         """Labelling stage: TV-L1 flow onset → apex and EPIR, off the frame path in ``run``."""
-        interval = job.interval
-        classification = self.classifier.classify(job.onset, job.apex, self.spec) if self.classifier else None
-        model_label = classification.label if classification else None
-        probabilities = classification.probabilities if classification else {}
-        synthetic = self.classifier.card.synthetic if self.classifier else True
-        flow = read_flow(classification.model_input.flow, job.onset.landmarks) if classification else None
-        verdict = decide(model_label, probabilities, job.evidence, job.motion, self.options.abstention, synthetic, flow,
-                         macro=interval.kind == "macro")
-        event = Event(
-            event_id=job.event_id, face_id=job.face_id,
-            onset_frame=interval.onset, apex_frame=interval.apex, offset_frame=interval.offset,
-            onset_time=interval.onset_time, apex_time=interval.apex_time, offset_time=interval.offset_time,
-            duration_ms=interval.duration_ms, kind=interval.kind, spot_score=interval.score,
-            open_ended=interval.open_ended,
-            label=verdict.label, probabilities=probabilities,
-            attention=classification.attention if classification else None,
-            model_label=model_label, label_reason=verdict.reason, evidence=job.evidence, motion=job.motion,
-            flow_reading=flow,
-        )
-        return EventResult(event, job.onset, job.apex, classification)
-
-    def _evidence(self, state: _FaceState, interval) -> tuple[Evidence | None, MotionContext | None]:
-        """The event's blendshape evidence and the motion around it (None without blendshapes)."""
-        window = [h for h in state.history if h.frame >= interval.onset - round(self.fps)]
-        inside = [i for i, h in enumerate(window) if interval.onset <= h.frame <= interval.offset]
-        if not inside:
-            return None, None
-        event = slice(inside[0], inside[-1] + 1)
-        scores = np.stack([h.blendshapes for h in window])
-        evidence = build_evidence([h.frame for h in window[event]], scores[event], self.options.reading)
-        motion = motion_context(np.array([h.pose_deg for h in window]), scores[:, BLENDSHAPE_INDEX["jawOpen"]],
-                                np.array([h.confidence for h in window]), event, self.options.abstention)
-        return evidence, motion
+        return label_event(job, self.classifier, self.spec, self.options.abstention)
 
     def run(self, source: VideoSource, stop: threading.Event | None = None, live: bool | None = None) -> Iterator[Result]:
         """Analyse a whole source on several threads. ``live`` (default: the source's own) drops the
@@ -393,7 +328,7 @@ class Pipeline:
         def publish(items: list) -> bool:
             """Hand results on, an event as a pending label; False once halted."""
             for item in items:
-                if isinstance(item, _EventJob):
+                if isinstance(item, EventJob):
                     item = _PendingEvent(item, labeller.submit(self._classify, item))
                 if not results.put(item):
                     return False
@@ -443,21 +378,6 @@ class Pipeline:
     def _dropped(self, _item) -> None:
         with self._drop_lock:
             self.stats.dropped += 1
-
-
-def _expression_apex(interval: SpottedInterval, evidence: Evidence | None,
-                     history: deque[_Observed]) -> SpottedInterval:
-    """The event's apex at the expression's peak when the face's own change reads as an expression.
-
-    The spotter's apex is where the face moves most against the frames around it; the apex of an
-    expression is its peak of intensity (MEGC's definition), which is where the blendshapes changed most.
-    The two part when something else moves too: in a smile while talking, the mouth moves most as the
-    smile is released (testMovie.mp4: the spotter's apex 0.3 s after the smile's peak, its flow onset →
-    apex a smile half gone). The classifier's onset → apex flow and the event's apex then show the peak."""
-    if evidence is None or evidence.reading == UNCLEAR or evidence.apex_frame == interval.apex:
-        return interval
-    at = next(h for h in history if h.frame == evidence.apex_frame)
-    return replace(interval, apex=at.frame, apex_time=at.timestamp)
 
 
 def _ms(t0: float) -> float:
