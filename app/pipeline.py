@@ -273,11 +273,12 @@ class Pipeline:
         return [*samples, *(self._job(face_id, state, interval) for interval in intervals)]
 
     def _job(self, face_id: int, state: _FaceState, interval: SpottedInterval) -> EventJob:
-        evidence, motion = read_evidence(state.history, interval, self.fps, self.options.reading, self.options.abstention)
+        o = self.options
+        evidence, motion = read_evidence(state.history, interval, self.fps, o.reading, o.abstention)
         interval = expression_apex(interval, evidence, state.history)
         faces = dict(state.faces)
         job = EventJob(self._next_event_id, face_id, interval, faces[interval.onset], faces[interval.apex],
-                        evidence, motion, time.perf_counter())
+                       evidence, motion, time.perf_counter())
         self._next_event_id += 1
         self.stats.events += 1
         return job
