@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,12 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# A shell starts a background job (`pytest ... &`) with SIGINT ignored, and every process the tests start would
+# inherit that: Python then installs no KeyboardInterrupt handler, and the tests that stop a child with Ctrl-C
+# (SIGINT) would watch it run to the end. The children get Python's own handling, as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

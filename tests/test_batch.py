@@ -116,17 +116,14 @@ def test_a_rerun_with_the_same_options_analyses_nothing(archive, first_run):
 
 
 def test_an_interrupted_batch_resumes_and_changed_inputs_are_redone(archive, first_run, tmp_path):
-    """Two inputs change (a video rewritten; a frame of the frame folder, which also grows from 45 to 240
-    frames so that the interrupted run is still on it when the signal lands, even on a loaded machine);
-    the batch that analyses them again is interrupted after the first; the next run analyses only the second."""
+    """Two inputs change (a video rewritten, a frame of the frame folder); the batch that analyses
+    them again is interrupted after the first; the next run analyses only the second."""
     changed, out = tmp_path / "archive", tmp_path / "out"
     shutil.copytree(archive, changed)
     shutil.copytree(first_run[0], out)
     write_video(changed / "empty" / "room.avi", [np.full((240, 320, 3), 200 - i, np.uint8) for i in range(40)], 30)
-    folder = changed / "frames" / "s01"
-    cv2.imwrite(str(folder / "img045.jpg"), cv2.flip(cv2.imread(str(folder / "img045.jpg")), 1))
-    for i in range(45, 240):
-        shutil.copy(folder / f"img{i % 45 + 1:03d}.jpg", folder / f"img{i + 1:03d}.jpg")
+    frame = changed / "frames" / "s01" / "img045.jpg"
+    cv2.imwrite(str(frame), cv2.flip(cv2.imread(str(frame)), 1))
     command = [sys.executable, str(ROOT / "main.py"), "batch", str(changed), "--out", str(out), "--workers", "1",
                "--no-progress"]
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
