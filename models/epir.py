@@ -6,7 +6,9 @@
 - Transformer blocks with Locality Self-Attention: the diagonal (self-token) attention is masked out
   and the temperature is learnable (``layers.LocalitySelfAttention``).
 - Token integration after chosen blocks: the most attended tokens are kept, the rest fused into one
-  token weighted by attention (``layers.TokenIntegration``).
+  token weighted by attention (``layers.TokenIntegration``); or, with ``integration="spatial"``, each
+  2x2 cell of the patch grid merged into one token of twice the width by a 3x3 convolution and a max-pool,
+  as the aggregation between HTNet's levels (``layers.SpatialIntegration``).
 - DTSM: key tokens selected before the head (``layers.DynamicTokenSelection``).
 
 ``attention`` is the class token's attention in the last block, mapped back onto the full initial
@@ -30,7 +32,8 @@ from torch import nn
 
 from app.errors import InputError
 from models.layers import (
-    Block, DynamicTokenSelection, RegionZoom, ShiftedPatchTokenizer, TokenIntegration, mirror, window_ids,
+    Block, DynamicTokenSelection, RegionZoom, ShiftedPatchTokenizer, SpatialIntegration, TokenIntegration, mirror,
+    window_ids,
 )
 
 
@@ -53,7 +56,8 @@ FOLLOWS_PAPER = (
 RECONSTRUCTED = (
     "refined spatial transformation = four diagonal shifts of shift_pixels with shift_padding borders (Lee et al. 2021 SPT)",
     "self-token attention reduction = Locality Self-Attention: diagonal masked, learnable temperature (Lee et al. 2021)",
-    "token integration = EViT: keep ceil(keep_rate*T) tokens by class-token attention, fuse the rest weighted by it, after integration_blocks",
+    "token integration = EViT: keep ceil(keep_rate*T) tokens by class-token attention, fuse the rest weighted by it, after integration_blocks; "
+    "or (integration 'spatial') HTNet's aggregation: 3x3 conv, LayerNorm, 3x3 max-pool of stride 2 over the patch grid, width and heads doubled",
     "DTSM = top-dtsm_tokens key tokens by dtsm_scorer score, softmax-pooled and concatenated with the class token for the head",
     "attention map = last block's class-token attention mapped back through the integration bookkeeping",
     "contrastive embedding = 2-layer projection of the head features to proj_dim, L2-normalised (SupCon)",
@@ -96,6 +100,11 @@ class EPIRConfig:
     # still ones. After (1, 3) instead costs about 10% more time.
     integration_blocks: tuple[int, ...] = (0, 2)
     keep_rate: float = 0.5  # fraction of patch tokens kept at each integration
+    # "attention" (EViT, above) or "spatial": each integration merges every 2x2 cell of the patch grid into one
+    # token of twice the width (and twice the heads) through a 3x3 convolution, LayerNorm and a 3x3 max-pool of
+    # stride 2 -- the aggregation between HTNet's levels, which its published code shows to be what mixes its
+    # patches (its attention sees one token: README, "What HTNet computes").
+    integration: str = "attention"
     # DTSM
     dtsm_tokens: int = 6  # key tokens pooled for the head; 0 switches DTSM off
     dtsm_scorer: str = "hybrid"  # "attention", "learned" or "hybrid" (their sum)
@@ -165,6 +174,11 @@ class EPIRConfig:
             out.append(f"integration_blocks {list(blocks)} must not come before the last local block ({self.local_blocks - 1})")
         if not 0.0 < self.keep_rate < 1.0:
             out.append(f"keep_rate {self.keep_rate} not in (0, 1)")
+        if self.integration not in ("attention", "spatial"):
+            out.append(f"integration {self.integration!r} not in ['attention', 'spatial']")
+        elif self.integration == "spatial" and (self.region_boxes or self.grid[0] % 2 ** len(blocks)):
+            out.append(f"spatial integration halves the {self.grid[0]}-patch grid {len(blocks)} time(s): it needs a grid "
+                       f"that many halvings divide, and no region_boxes")
         if not out:
             counts = self.token_counts()
             if counts[-1] < 2:
@@ -204,8 +218,16 @@ class EPIRConfig:
         counts = [(self.grid[0] * self.grid[1] if self.region_whole else 0) + len(self.boxes()) * self.region_tokens()]
         for block in range(self.depth):
             t = counts[-1]
-            counts.append(self.kept(t) + 1 if block in self.integration_blocks else t)
+            if block not in self.integration_blocks:
+                counts.append(t)
+            else:
+                counts.append(t // 4 if self.integration == "spatial" else self.kept(t) + 1)
         return counts
+
+    def widths(self) -> list[int]:
+        """Token width in each block: ``dim``, doubled after each spatial integration."""
+        doubling = self.integration == "spatial"
+        return [self.dim * 2 ** sum(doubling and b < i for b in self.integration_blocks) for i in range(self.depth)]
 
     def plain_vit(self) -> "EPIRConfig":
         """The baseline: the same network without token integration and token selection."""
@@ -297,10 +319,11 @@ class EPIR(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, counts[0] + 1, c.dim))
         self.pos_drop = nn.Dropout(c.dropout)
         windows = c.token_windows()
+        widths = c.widths()
         self.blocks = nn.ModuleList(
             Block(
-                c.dim,
-                c.heads,
+                widths[i],
+                c.heads * widths[i] // c.dim,
                 counts[i] + 1,
                 c.mlp_ratio,
                 drop_path=c.drop_path * i / max(1, c.depth - 1),
@@ -312,18 +335,25 @@ class EPIR(nn.Module):
             )
             for i in range(c.depth)
         )
-        self.integrations = nn.ModuleDict({str(i): TokenIntegration(counts[i], c.kept(counts[i])) for i in c.integration_blocks})
-        self.norm = nn.LayerNorm(c.dim)
+        self.integrations = nn.ModuleDict({
+            str(i): SpatialIntegration(widths[i], int(counts[i] ** 0.5)) if c.integration == "spatial"
+            else TokenIntegration(counts[i], c.kept(counts[i]))
+            for i in c.integration_blocks})
+        width = widths[-1]
+        self.norm = nn.LayerNorm(width)
         self.selection = (
-            DynamicTokenSelection(c.dim, counts[-1], c.dtsm_tokens, c.dtsm_scorer, c.dtsm_temperature) if c.dtsm_tokens else None
+            DynamicTokenSelection(width, counts[-1], c.dtsm_tokens, c.dtsm_scorer, c.dtsm_temperature) if c.dtsm_tokens else None
         )
-        features = c.dim * (2 if self.selection is not None else 1)
+        features = width * (2 if self.selection is not None else 1)
         self.head = nn.Linear(features, c.num_classes)
         self.projection = nn.Sequential(nn.Linear(features, c.dim), nn.GELU(), nn.Linear(c.dim, c.proj_dim))
         self._init_weights()
 
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for integration in self.integrations.values():
+            if isinstance(integration, SpatialIntegration):
+                nn.init.trunc_normal_(integration.pos_embed, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -368,11 +398,15 @@ class EPIR(nn.Module):
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             integrate = self.integrations[str(i)] if str(i) in self.integrations else None
-            x, cls_attn = block(x, need_cls_attn=integrate is not None or i == last)
-            if integrate is not None:
+            attentive = isinstance(integrate, TokenIntegration)
+            x, cls_attn = block(x, need_cls_attn=attentive or i == last)
+            if attentive:
                 patches, merge = integrate(cls_attn, x[:, 1:])
-                provenance = merge if provenance is None else merge @ provenance
                 x = torch.cat([x[:, :1], patches], dim=1)
+            elif integrate is not None:
+                x, merge = integrate(x)
+            if integrate is not None:
+                provenance = merge if provenance is None else merge @ provenance
         attention = cls_attn if provenance is None else (cls_attn.unsqueeze(1) @ provenance).squeeze(1)
         attention = attention.reshape(-1, *c.grid)
         x = self.norm(x)

@@ -249,6 +249,38 @@ class TokenIntegration(nn.Module):
         return merge @ patches, merge
 
 
+class SpatialIntegration(nn.Module):
+    """Token integration as the aggregation between HTNet's levels (arXiv 2307.14637, its published code).
+
+    The patch tokens, laid out on their ``grid`` x ``grid`` patch grid, go through a 3x3 convolution to twice
+    the width, a LayerNorm over the channels and a 3x3 max-pool of stride 2: each 2x2 cell of the grid becomes
+    one token that has seen its neighbours (the convolution reaches one patch around each, the pool's window the
+    row and column before the cell). The class token is widened by a linear map, and the new tokens get
+    positions of their own. The merge matrix [grid²/4, grid²] is constant (each new token stands for its cell,
+    a quarter per patch), so the attention map stays on the initial patch grid.
+    """
+
+    def __init__(self, dim: int, grid: int):
+        super().__init__()
+        self.dim, self.grid = dim, grid
+        half = grid // 2
+        self.conv = nn.Conv2d(dim, 2 * dim, 3, padding=1)
+        self.norm = nn.LayerNorm(2 * dim)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.cls = nn.Linear(dim, 2 * dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, half * half + 1, 2 * dim))
+        cells = (torch.arange(grid).view(-1, 1) // 2 * half + torch.arange(grid).view(1, -1) // 2).flatten()
+        self.register_buffer("merge", (cells.view(1, -1) == torch.arange(half * half).view(-1, 1)).float() / 4,
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [N, 1 + grid², dim] (class token first) -> ([N, 1 + grid²/4, 2·dim], merge matrix)."""
+        patches = x[:, 1:].transpose(1, 2).reshape(-1, self.dim, self.grid, self.grid)
+        patches = self.norm(self.conv(patches).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        patches = self.pool(patches).flatten(2).transpose(1, 2)
+        return torch.cat([self.cls(x[:, :1]), patches], dim=1) + self.pos_embed, self.merge
+
+
 class DynamicTokenSelection(nn.Module):
     """DTSM: pick the ``k`` key patch tokens the classifier head uses, and pool them.
 
