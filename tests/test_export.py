@@ -146,14 +146,24 @@ def test_local_attention_exports_with_parity(tmp_path):
     assert check.max_logit_diff < 1e-4 and check.max_attention_diff < 1e-4
 
 
+def test_spatial_integration_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    model = EPIR(replace(TINY, local_blocks=1, integration_blocks=(1,), integration="spatial")).eval()
+    check = export_onnx(model, tiny_card(), tmp_path / "spatial.onnx")
+    assert check.max_logit_diff < 1e-4 and check.max_attention_diff < 1e-4
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "spatial.onnx")).graph.node}
+    assert {"Conv", "MaxPool"} <= ops
+
+
 def test_region_zoom_exports_with_parity_within_the_budget(tmp_path):
-    """The shipped recipe's network with HTNet's four face areas zoomed: exports, agrees, stays <= 2.2 M."""
+    """The shipped recipe's network with attentive integration and HTNet's four face areas zoomed: exports,
+    agrees, stays <= 2.2 M (spatial integration needs the bare patch grid)."""
     from models.epir import FACE_REGIONS_28, count_parameters
     from models.megc2019_recipe import RECIPE
 
     torch.manual_seed(0)
     recipe = {k: tuple(v) if isinstance(v, list) else v for k, v in RECIPE["model"].items()}
-    config = EPIRConfig(**recipe, region_boxes=FACE_REGIONS_28, local_blocks=1)
+    config = EPIRConfig(**{**recipe, "integration": "attention", "local_blocks": 1}, region_boxes=FACE_REGIONS_28)
     model = EPIR(config).eval()
     assert count_parameters(model) <= 2_200_000
     card = tiny_card(input=InputSpec(height=28, width=28))
