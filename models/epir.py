@@ -59,7 +59,8 @@ RECONSTRUCTED = (
     "token integration = EViT: keep ceil(keep_rate*T) tokens by class-token attention, fuse the rest weighted by it, after integration_blocks; "
     "or (integration 'spatial') HTNet's aggregation: 3x3 conv, LayerNorm, 3x3 max-pool of stride 2 over the patch grid, width and heads doubled",
     "DTSM = top-dtsm_tokens key tokens by dtsm_scorer score, softmax-pooled and concatenated with the class token for the head",
-    "attention map = last block's class-token attention mapped back through the integration bookkeeping",
+    "attention map = last block's class-token attention mapped back through the integration bookkeeping "
+    "(spatial integration: each cell's share divided among its patches by the class-token attention before it)",
     "contrastive embedding = 2-layer projection of the head features to proj_dim, L2-normalised (SupCon)",
     "sizes (patch_size, dim, depth, heads, mlp_ratio) chosen for <= 2.2 M parameters and <= 2 ms CPU latency",
 )
@@ -399,12 +400,14 @@ class EPIR(nn.Module):
         for i, block in enumerate(self.blocks):
             integrate = self.integrations[str(i)] if str(i) in self.integrations else None
             attentive = isinstance(integrate, TokenIntegration)
-            x, cls_attn = block(x, need_cls_attn=attentive or i == last)
+            # spatial integration reads the class token's attention only for the map, which training never uses
+            need = attentive or i == last or (integrate is not None and not self.training)
+            x, cls_attn = block(x, need_cls_attn=need)
             if attentive:
                 patches, merge = integrate(cls_attn, x[:, 1:])
                 x = torch.cat([x[:, :1], patches], dim=1)
             elif integrate is not None:
-                x, merge = integrate(x)
+                x, merge = integrate(x, cls_attn)
             if integrate is not None:
                 provenance = merge if provenance is None else merge @ provenance
         attention = cls_attn if provenance is None else (cls_attn.unsqueeze(1) @ provenance).squeeze(1)

@@ -256,8 +256,9 @@ class SpatialIntegration(nn.Module):
     the width, a LayerNorm over the channels and a 3x3 max-pool of stride 2: each 2x2 cell of the grid becomes
     one token that has seen its neighbours (the convolution reaches one patch around each, the pool's window the
     row and column before the cell). The class token is widened by a linear map, and the new tokens get
-    positions of their own. The merge matrix [grid²/4, grid²] is constant (each new token stands for its cell,
-    a quarter per patch), so the attention map stays on the initial patch grid.
+    positions of their own. The merge matrix [N, grid²/4, grid²] shares each new token among its cell's patches
+    as the class token attended to them in the block before (an attention rollout within the cell), so the
+    attention map keeps the patch grid's resolution instead of the cells'.
     """
 
     def __init__(self, dim: int, grid: int):
@@ -270,15 +271,21 @@ class SpatialIntegration(nn.Module):
         self.cls = nn.Linear(dim, 2 * dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, half * half + 1, 2 * dim))
         cells = (torch.arange(grid).view(-1, 1) // 2 * half + torch.arange(grid).view(1, -1) // 2).flatten()
-        self.register_buffer("merge", (cells.view(1, -1) == torch.arange(half * half).view(-1, 1)).float() / 4,
-                             persistent=False)
+        self.register_buffer("cells", (cells.view(1, -1) == torch.arange(half * half).view(-1, 1)).float(),
+                             persistent=False)  # [grid²/4, grid²]: which patches make each new token
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [N, 1 + grid², dim] (class token first) -> ([N, 1 + grid²/4, 2·dim], merge matrix)."""
+    def forward(self, x: torch.Tensor, cls_attn: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [N, 1 + grid², dim] (class token first), cls_attn [N, grid²] -> ([N, 1 + grid²/4, 2·dim], merge).
+
+        Without ``cls_attn`` (training, where no map is needed and the block before may take the fused
+        attention path) the cell's patches share evenly."""
         patches = x[:, 1:].transpose(1, 2).reshape(-1, self.dim, self.grid, self.grid)
         patches = self.norm(self.conv(patches).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         patches = self.pool(patches).flatten(2).transpose(1, 2)
-        return torch.cat([self.cls(x[:, :1]), patches], dim=1) + self.pos_embed, self.merge
+        # the floor keeps a cell nobody attended to even
+        shares = self.cells if cls_attn is None else (cls_attn.unsqueeze(1) + _EPS) * self.cells
+        merge = shares / shares.sum(dim=-1, keepdim=True)
+        return torch.cat([self.cls(x[:, :1]), patches], dim=1) + self.pos_embed, merge
 
 
 class DynamicTokenSelection(nn.Module):

@@ -199,26 +199,29 @@ def test_spatial_integration_merges_each_2x2_cell_into_one_wider_token():
     spatial = replace(TINY, local_blocks=1, integration_blocks=(1,), integration="spatial")
     assert spatial.token_counts() == [16, 16, 4, 4] and spatial.widths() == [32, 32, 64]
     model = EPIR(spatial).eval()
-    widths = []
+    outputs = []
     for block in model.blocks:
-        block.register_forward_hook(lambda module, inputs, output: widths.append(tuple(output[0].shape[1:])))
+        block.register_forward_hook(lambda module, inputs, output: outputs.append(output))
     x = torch.randn(2, 3, 16, 16)
     logits, attention, _ = model(x)
-    assert widths == [(17, 32), (17, 32), (5, 64)] and logits.shape == (2, 3)
-    # The last block attends over four tokens; each spreads its attention evenly over its 2x2 cell of patches.
+    assert [tuple(o[0].shape[1:]) for o in outputs] == [(17, 32), (17, 32), (5, 64)] and logits.shape == (2, 3)
+    # The last block attends over the four cells' tokens; each cell's share goes to its 2x2 patches as the class
+    # token attended to them in the block before the integration (block 1), so the map keeps the patch grid.
+    before, last = outputs[1][1].reshape(2, 2, 2, 2, 2), outputs[2][1]  # [N, cell row, patch row, cell col, patch col]
+    within = before / before.sum(dim=(2, 4), keepdim=True)
+    expected = within * last.reshape(2, 2, 1, 2, 1)
+    assert torch.allclose(attention, expected.reshape(2, 4, 4), atol=1e-5)
     assert torch.allclose(attention.sum(dim=(1, 2)), torch.ones(2), atol=1e-5)
-    cells = attention.reshape(2, 2, 2, 2, 2)  # [N, cell row, patch row, cell column, patch column]
-    assert torch.allclose(cells, cells[:, :, :1, :, :1].expand_as(cells))
     # The top-left cell's new token sees its own patches and their neighbours (3x3 convolution, then a 3x3
     # max-pool of stride 2: patch rows and columns 0-2), not the far corner's patch (3, 3).
-    tokens = torch.randn(2, 17, 32)
+    tokens, cls_attn = torch.randn(2, 17, 32), torch.full((2, 16), 1 / 16)
     integrate = model.integrations["1"]
     with torch.no_grad():
-        merged = integrate(tokens)[0][:, 1]
+        merged = integrate(tokens, cls_attn)[0][:, 1]
         for patch, reached in ((15, False), (11, False), (10, True), (0, True)):  # (3, 3), (2, 3), (2, 2), (0, 0)
             changed = tokens.clone()
             changed[:, 1 + patch] = torch.randn(2, 32)
-            assert (not torch.allclose(integrate(changed)[0][:, 1], merged)) == reached, patch
+            assert (not torch.allclose(integrate(changed, cls_attn)[0][:, 1], merged)) == reached, patch
     for bad in (dict(integration="pooled"), dict(region_boxes=(0, 0, 6), region_size=8),
                 dict(integration_blocks=(0, 1))):  # a 4-patch grid halves once to 2x2, not twice
         with pytest.raises(ValueError, match="integration"):
