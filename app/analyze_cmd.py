@@ -18,6 +18,7 @@ from app.abstention import percent
 from app.classifier import DEFAULT_MODEL, PROVIDER_CHOICES, Classifier
 from app.errors import InputError, OutputError
 from app.events import Event
+from app.interrupts import HeldSignals
 from app.live_figures import live_line
 from app.model_card import FLOW_METHODS
 from app.pipeline import EventResult, FrameResult, Pipeline, PipelineOptions, PipelineStats
@@ -176,13 +177,14 @@ def _analyze(args: argparse.Namespace, source: VideoSource, recorded: VideoSourc
     bar = tqdm(total=info.frame_count, unit="frame", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
     complete, stats, delivered = False, None, _Delivered()
     try:
-        with Pipeline(info.fps, options, classifier) as pipeline:
+        with Pipeline(info.fps, options, classifier) as pipeline, HeldSignals() as signals:
             stats = pipeline.stats
             for result in pipeline.run(source, live=args.live):
-                for sink in sinks:
-                    sink.feed(result)
-                if isinstance(result, FrameResult):
+                with signals.held():  # a stop lands between results: the summary counts what the files hold
+                    for sink in sinks:
+                        sink.feed(result)
                     delivered.add(result)
+                if isinstance(result, FrameResult):
                     bar.update(1)
                     if on_frame is not None:
                         on_frame()
@@ -228,9 +230,10 @@ class _Delivered:
     frames: int = 0
     no_face: int = 0
 
-    def add(self, result: FrameResult) -> None:
-        self.frames += 1
-        self.no_face += not result.faces
+    def add(self, result: object) -> None:
+        if isinstance(result, FrameResult):
+            self.frames += 1
+            self.no_face += not result.faces
 
 
 def _summary(stats: PipelineStats | None, delivered: _Delivered, source: VideoSource, elapsed: float) -> dict:
