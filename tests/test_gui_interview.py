@@ -93,6 +93,7 @@ def _interview(qtbot, win: MainWindow, clip: Path, tiny_model: Path, messages, t
     _use_model(qtbot, win, tiny_model)
     # 9: the model's caveat is a banner, whole, not text cut off next to the face.
     assert win.banner.isVisible() and win.classifier.card.honesty_note in win.banner.text()
+    assert tiny_model.name in win.model_label.text()  # the two shipped models share one card name
 
     # 2: label typed, Enter gives the focus back to the video; M then marks.
     qtbot.mouseClick(win.session_label, Qt.LeftButton)

@@ -346,9 +346,12 @@ class MainWindow(SessionActions, QMainWindow):
             return
         self.provider_label.setText(f"provider: {c.provider_label}")
         self.provider_label.setToolTip("ONNX Runtime providers in use: " + ", ".join(c.providers))
-        text = f"model: {c.card.name} {c.card.version}"
+        # the file's name too: the synthetic and the real-data model share the card's name and version
+        text = f"model: {c.card.name} {c.card.version}, {c.path.name}"
         if c.card.synthetic:
             text += " (synthetic training data)"
+        elif c.card.training.get("research_use_only"):
+            text += " (real data, research use only)"
         self.model_label.setText(text)
         self.model_label.setToolTip(c.card.honesty_note)
         self.model_label.setStyleSheet("color: #daaa3f;" if c.card.synthetic else "")
