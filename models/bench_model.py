@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.epir import EPIR, EPIRConfig, count_parameters
+from models.epir import EPIR, count_parameters
+from models.epir_config import EPIRConfig
 from models.export import to_onnx
 
 THREADS_DEFAULT = 1  # measured fastest for a model this small; also keeps the calling thread's CPU time exact

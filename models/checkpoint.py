@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from app.errors import InputError
-from models.epir import EPIR, EPIRConfig, EPIREnsemble, ensemble_size
+from models.epir import EPIR, EPIREnsemble, ensemble_size
+from models.epir_config import EPIRConfig
 
 CHECKPOINT_FORMAT = "epir-checkpoint/1"
 

@@ -23,7 +23,8 @@ from torch import nn
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
 from models.checkpoint import load_checkpoint
-from models.epir import EPIR, EPIREnsemble, architecture_card, ensemble_size
+from models.epir import EPIR, EPIREnsemble, ensemble_size
+from models.epir_config import architecture_card
 
 OPSET = 17
 TOLERANCE = 1e-4

@@ -13,7 +13,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from models.checkpoint import load_checkpoint
-from models.epir import EPIR, EPIRConfig, count_parameters
+from models.epir import EPIR, count_parameters
+from models.epir_config import EPIRConfig
 
 
 def flops_per_sample(model: EPIR) -> int:

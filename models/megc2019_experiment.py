@@ -27,7 +27,8 @@ import numpy as np
 from models.datasets import load_dataset
 from models.datasets.cache import read_published
 from models.datasets.megc2019_flows import NAME, SPEC
-from models.epir import EPIR, EPIRConfig, count_parameters
+from models.epir import EPIR, count_parameters
+from models.epir_config import EPIRConfig
 from models.megc2019_recipe import RECIPE
 from models.metrics import confusion_matrix, scores
 from models.train import TrainConfig, input_mirror, run_loso

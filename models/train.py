@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from app.model_card import InputSpec
-from models.epir import EPIR, EPIRConfig, EPIREnsemble
+from models.epir import EPIR, EPIREnsemble
+from models.epir_config import EPIRConfig
 from models.layers import mirror
 from models.losses import class_weights, objective, supcon_loss
 from models.metrics import Scores, confusion_matrix, scores

@@ -74,7 +74,7 @@ def read_config_json(text: str | None) -> dict[str, dict[str, Any]]:
 def build_configs(args: argparse.Namespace, recipe: dict[str, dict[str, Any]] | None = None
                   ) -> tuple[Any, TrainConfig, InputSpec]:
     """Configurations from the dataset's recipe, overridden by --config-json, overridden by flags."""
-    from models.epir import EPIRConfig
+    from models.epir_config import EPIRConfig
 
     given = read_config_json(args.config_json)
     values = {key: {**(recipe or {}).get(key, {}), **given.get(key, {})} for key in ("model", "train", "input")}

@@ -9,7 +9,8 @@ import torch
 
 from app.errors import InputError
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.epir import EPIR, EPIRConfig, count_parameters
+from models.epir import EPIR, count_parameters
+from models.epir_config import EPIRConfig
 from models.layers import LocalitySelfAttention, mirror, window_ids
 
 TINY = EPIRConfig(

@@ -15,7 +15,8 @@ from app.cli import main as cli_main
 from app.errors import InputError
 from app.model_card import InputSpec, ModelCard
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.epir import EPIR, EPIRConfig, EPIREnsemble
+from models.epir import EPIR, EPIREnsemble
+from models.epir_config import EPIRConfig
 from models.export import export_onnx
 
 TINY = EPIRConfig(
@@ -158,7 +159,8 @@ def test_spatial_integration_exports_with_parity(tmp_path):
 def test_region_zoom_exports_with_parity_within_the_budget(tmp_path):
     """The shipped recipe's network with attentive integration and HTNet's four face areas zoomed: exports,
     agrees, stays <= 2.2 M (spatial integration needs the bare patch grid)."""
-    from models.epir import FACE_REGIONS_28, count_parameters
+    from models.epir import count_parameters
+    from models.epir_config import FACE_REGIONS_28
     from models.megc2019_recipe import RECIPE
 
     torch.manual_seed(0)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from app.model_card import InputSpec, ModelCard
-from models.epir import EPIRConfig, EPIREnsemble
+from models.epir import EPIREnsemble
+from models.epir_config import EPIRConfig
 from models.layers import mirror
 from models.losses import class_weights, supcon_loss
 from models.megc2019_recipe import RECIPE
