@@ -15,6 +15,7 @@ import torch
 from app.errors import InputError
 from models.layers import DynamicTokenSelection, window_ids
 
+
 # HTNet's four facial areas on the 28x28 whole-face flow (region_boxes; (top, left, side) pixel triples):
 # the eyes with their brows, then the two mouth corners with their cheeks. Placed on the mean of the 442
 # published MEGC2019 flow images (no face photographs): the optical strain peaks at rows 6-7, columns 5-6 and
